@@ -1,0 +1,45 @@
+"""The vidseg error hierarchy.
+
+Every error the package raises on purpose derives from :class:`VidsegError`, so callers (and the
+CLI) can catch one type. Subclasses also inherit the matching builtin, so code that already
+catches ``ValueError`` or ``FileNotFoundError`` keeps working.
+
+Messages follow one rule: say what was expected, what was found, and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class VidsegError(Exception):
+    """Base class of every error raised by vidseg on purpose."""
+
+
+class ConfigError(VidsegError, ValueError):
+    """A configuration value or option is invalid (unknown model name, bad option)."""
+
+
+class UnknownModelError(ConfigError, KeyError):
+    """A model name is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(VidsegError, FileNotFoundError):
+    """A model checkpoint cannot be found, downloaded, verified or loaded."""
+
+
+class InputError(VidsegError, ValueError):
+    """Data handed to a stage has the wrong type, shape, dtype or range."""
+
+
+class FrameError(InputError):
+    """A frame is not an HxWx3 uint8 RGB array."""
+
+
+class PromptError(InputError):
+    """A prompt is malformed, outside the frame, or names an unknown object."""
+
+
+class DeviceError(VidsegError, RuntimeError):
+    """The requested compute device is not available."""
