@@ -85,6 +85,7 @@ class Sam2Tracker:
         self._maskmem_pos_enc: list[torch.Tensor] | None = None
         self._next_index = 0
         self._last_size: tuple[int, int] | None = None
+        self._last_batches: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -101,6 +102,11 @@ class Sam2Tracker:
     def object_ids(self) -> tuple[int, ...]:
         """Ids of the tracked objects, in the order they were added."""
         return tuple(self._memories)
+
+    @property
+    def last_batch_sizes(self) -> tuple[int, ...]:
+        """Sizes of the object batches the last step propagated (prompted objects not included)."""
+        return self._last_batches
 
     @property
     def frame_index(self) -> int:
@@ -192,6 +198,7 @@ class Sam2Tracker:
                 memory.evict(t + 1, self._window)
         else:
             result = self._empty_result(t, height, width, record)
+            self._last_batches = ()
         self._next_index = t + 1
         self._last_size = (height, width)
         return result
@@ -232,7 +239,9 @@ class Sam2Tracker:
         for obj_id, prompts in prompted.items():
             memory = self._memories.setdefault(obj_id, ObjectMemory(self._max_cond_frames))
             self._apply_prompts(memory, prompts, t, height, width, features(1))
-        for group in self._groups(tracked):
+        groups = self._groups(tracked)
+        self._last_batches = tuple(len(group) for group in groups)
+        for group in groups:
             self._propagate(group, t, features(len(group)))
 
     def _apply_prompts(

@@ -1,0 +1,29 @@
+# The two commands README.md gives: `make demo` (the main job) and `make test` (the test suite).
+# Both install what they need first (scripts/setup.sh; idempotent).
+VENV ?= $(if $(VIDSEG_VENV),$(VIDSEG_VENV),.venv)
+PY := $(VENV)/bin/python
+ARGS ?= --random-weights --image-size 256
+
+.PHONY: setup demo test lint pytest bench clean
+
+setup:
+	VIDSEG_VENV=$(abspath $(VENV)) bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m vidseg demo $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check vidseg pipelines tests bench
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+test: lint pytest
+
+bench: setup
+	$(PY) bench/tracker_memory.py
+	$(PY) bench/tracker_objects.py
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache
