@@ -1,0 +1,47 @@
+"""The command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "vidseg", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_demo_with_random_weights_writes_outputs(tmp_path):
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "--random-weights", "--image-size", "64", "--frames", "4", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "summary.json").read_text())
+    assert report["summary"]["random_weights"] is True and report["model"]["random_weights"] is True
+    assert [row["frame"] for row in report["frames"]] == [0, 1, 2, 3]
+    assert {obj["id"] for obj in report["frames"][0]["objects"]} == {1, 2}
+    assert sorted(p.name for p in out.glob("overlay_*.png")) == ["overlay_00000.png", "overlay_00002.png", "overlay_00003.png"]
+
+
+def test_demo_without_checkpoint_offline_is_one_clear_line(tmp_path):
+    proc = run_cli("demo", "--no-download", "--image-size", "64", cwd=tmp_path, env_extra={"VIDSEG_CACHE": str(tmp_path)})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidseg: error: no checkpoint")
+    assert "--random-weights" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_unknown_model_is_one_clear_line(tmp_path):
+    proc = run_cli("demo", "--model", "nope", "--random-weights", cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown model 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_models_lists_every_size(tmp_path):
+    proc = run_cli("models", cwd=tmp_path)
+    assert proc.returncode == 0
+    for size in ("tiny", "small", "base_plus", "large"):
+        assert f"sam2.1_hiera_{size}" in proc.stdout and f"sam2_hiera_{size}" in proc.stdout

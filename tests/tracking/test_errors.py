@@ -1,0 +1,102 @@
+"""Bad input raises a clear VidsegError subclass (that also is the matching builtin)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidseg.errors import ConfigError, DeviceError, FrameError, PromptError, UnknownModelError, VidsegError
+from vidseg.tracking import build_tracker, get_model_spec
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(UnknownModelError, match="sam2.1_hiera_tiny") as info:
+        build_tracker("sam3_giant", random_weights=True)
+    assert isinstance(info.value, VidsegError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("alias", ["sam2.1_hiera_t", "SAM2.1-hiera-tiny", "sam2.1_hiera_tiny.pt"])
+def test_model_aliases(alias):
+    assert get_model_spec(alias).name == "sam2.1_hiera_tiny"
+
+
+@pytest.mark.parametrize("size", [100, 0, 16, 48])
+def test_bad_image_size(size):
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        build_tracker("sam2.1_hiera_tiny", random_weights=True, image_size=size, device="cpu")
+
+
+def test_random_weights_and_checkpoint_conflict(tmp_path):
+    with pytest.raises(ConfigError, match="choose one"):
+        build_tracker("sam2.1_hiera_tiny", tmp_path / "x.pt", random_weights=True, device="cpu")
+
+
+def test_cuda_requested_without_cuda():
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceError, match="--device cpu"):
+        build_tracker("sam2.1_hiera_tiny", random_weights=True, image_size=64, device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("frame", "match"),
+    [
+        (np.zeros((32, 32), dtype=np.uint8), "3 RGB channels"),
+        (np.zeros((32, 32, 4), dtype=np.uint8), "3 RGB channels"),
+        (np.zeros((32, 32, 3), dtype=np.float32), "dtype uint8"),
+        (np.zeros((0, 32, 3), dtype=np.uint8), "must not be empty"),
+        ([[0, 0, 0]], "numpy array"),
+    ],
+    ids=["gray", "rgba", "float", "empty", "list"],
+)
+def test_bad_frames(make_tracker, frame, match):
+    tracker = make_tracker(image_size=64)
+    with pytest.raises(FrameError, match=match):
+        tracker.step(frame)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"points": [(10, 10)], "labels": [1, 0]}, "one label"),
+        ({"points": [(10, 10)], "labels": [5]}, "1 \\(positive\\) or 0"),
+        ({"box": (30, 30, 10, 40)}, "x1 < x2"),
+        ({"mask": np.zeros((40, 60), dtype=bool)}, "empty"),
+        ({"mask": np.ones((40, 60), dtype=np.uint8)}, "dtype bool"),
+        ({}, "no points, box or mask"),
+        ({"mask": np.ones((40, 60), dtype=bool), "points": [(1, 1)]}, "cannot be combined"),
+    ],
+    ids=["labels-count", "label-value", "box-order", "empty-mask", "mask-dtype", "nothing", "mask-and-points"],
+)
+def test_malformed_prompts(make_tracker, kwargs, match):
+    tracker = make_tracker(image_size=64)
+    with pytest.raises(PromptError, match=match):
+        tracker.add_prompt(1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"points": [(70, 10)]}, {"points": [(10, -1)]}, {"box": (61, 0, 90, 20)}, {"mask": np.ones((20, 20), dtype=bool)}],
+    ids=["point-right", "point-above", "box-outside", "mask-size"],
+)
+def test_prompt_outside_the_frame(make_tracker, kwargs):
+    frame = np.zeros((40, 60, 3), dtype=np.uint8)
+    # Checked at step time before any frame was seen ...
+    tracker = make_tracker(image_size=64)
+    tracker.add_prompt(1, **kwargs)
+    with pytest.raises(PromptError, match="outside|shape"):
+        tracker.step(frame)
+    # ... the bad prompt is dropped and the tracker goes on ...
+    assert len(tracker.step(frame)) == 0
+    # ... and at add time once the frame size is known.
+    with pytest.raises(PromptError, match="outside|shape"):
+        tracker.add_prompt(2, **kwargs)
+
+
+def test_remove_unknown_object(make_tracker):
+    tracker = make_tracker(image_size=64)
+    with pytest.raises(PromptError, match="not tracked"):
+        tracker.remove_object(7)
