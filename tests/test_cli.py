@@ -24,11 +24,17 @@ def test_demo_with_random_weights_writes_outputs(tmp_path):
     assert report["summary"]["random_weights"] is True and report["model"]["random_weights"] is True
     assert [row["frame"] for row in report["frames"]] == [0, 1, 2, 3]
     assert {obj["id"] for obj in report["frames"][0]["objects"]} == {1, 2}
-    assert sorted(p.name for p in out.glob("overlay_*.png")) == ["overlay_00000.png", "overlay_00002.png", "overlay_00003.png"]
+    assert sorted(p.name for p in out.glob("overlay_*.png")) == [
+        "overlay_00000.png",
+        "overlay_00002.png",
+        "overlay_00003.png",
+    ]
 
 
 def test_demo_without_checkpoint_offline_is_one_clear_line(tmp_path):
-    proc = run_cli("demo", "--no-download", "--image-size", "64", cwd=tmp_path, env_extra={"VIDSEG_CACHE": str(tmp_path)})
+    proc = run_cli(
+        "demo", "--no-download", "--image-size", "64", cwd=tmp_path, env_extra={"VIDSEG_CACHE": str(tmp_path)}
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vidseg: error: no checkpoint")
@@ -45,3 +51,20 @@ def test_models_lists_every_size(tmp_path):
     assert proc.returncode == 0
     for size in ("tiny", "small", "base_plus", "large"):
         assert f"sam2.1_hiera_{size}" in proc.stdout and f"sam2_hiera_{size}" in proc.stdout
+
+
+def test_config_preset_and_flag_override(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("tracker:\n  image_size: 64\n  random_weights: true\n  fill_hole_area: 0\n")
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "--config", str(preset), "--frames", "2", "--seed", "3", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    model = json.loads((out / "summary.json").read_text())["model"]
+    assert model["image_size"] == 64 and model["random_weights"] is True
+
+
+def test_config_with_unknown_option_is_one_clear_line(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("tracker:\n  imagesize: 64\n")
+    proc = run_cli("demo", "--config", str(preset), cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown option(s) ['imagesize']" in proc.stderr

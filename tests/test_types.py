@@ -49,6 +49,10 @@ def test_result_boxes_visibility_and_lookup():
 
 def test_result_shape_checks():
     with pytest.raises(InputError, match="masks"):
-        TrackingResult(0, np.array([1]), np.zeros((2, 4, 4), bool), np.zeros((2, 4, 4), np.float32), np.zeros(1, np.float32), INFO)
+        TrackingResult(
+            0, np.array([1]), np.zeros((2, 4, 4), bool), np.zeros((2, 4, 4), np.float32), np.zeros(1, np.float32), INFO
+        )
     with pytest.raises(InputError, match="logits"):
-        TrackingResult(0, np.array([1]), np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), np.float64), np.zeros(1, np.float32), INFO)
+        TrackingResult(
+            0, np.array([1]), np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), np.float64), np.zeros(1, np.float32), INFO
+        )

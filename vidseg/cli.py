@@ -20,17 +20,21 @@ log = logging.getLogger("vidseg")
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", default="sam2.1_hiera_tiny", help="SAM 2 model name (see `vidseg models`)")
+    group = parser.add_argument_group("model (flags override --config)")
+    group.add_argument("--config", type=Path, default=None, help="YAML preset, e.g. configs/cpu-demo.yaml")
+    group.add_argument(
+        "--model", default=None, help="SAM 2 model name (see `vidseg models`); default sam2.1_hiera_tiny"
+    )
     group.add_argument("--checkpoint", default=None, help="checkpoint path (default: cache, else download)")
     group.add_argument(
         "--random-weights",
         action="store_true",
+        default=None,
         help="run with seeded random weights (no checkpoint needed; masks are meaningless)",
     )
     group.add_argument("--image-size", type=int, default=None, help="model input size, a multiple of 32 (default 1024)")
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    group.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    group.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    group.add_argument("--seed", type=int, default=None, help="seed of random weights (default 0)")
     group.add_argument("--no-download", action="store_true", help="never download a missing checkpoint")
 
 
@@ -61,15 +65,19 @@ def _cache_dir() -> Path | None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from vidseg.config import load_config
     from vidseg.demo import DemoConfig, run_demo
 
+    tracker_flags = {
+        "model": args.model,
+        "checkpoint": args.checkpoint,
+        "random_weights": args.random_weights,
+        "image_size": args.image_size,
+        "device": args.device,
+        "seed": args.seed,
+    }
     config = DemoConfig(
-        model=args.model,
-        checkpoint=args.checkpoint,
-        random_weights=args.random_weights,
-        image_size=args.image_size,
-        device=args.device,
-        seed=args.seed,
+        tracker=load_config(args.config, {"tracker": tracker_flags}).tracker,
         download=not args.no_download,
         cache_dir=_cache_dir(),
         frames=args.frames,

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from vidseg.config import TrackerConfig
 from vidseg.errors import ConfigError
 from vidseg.overlay import draw_overlay
 from vidseg.synthetic import moving_shapes_clip
@@ -27,12 +28,7 @@ log = logging.getLogger(__name__)
 class DemoConfig:
     """Options of :func:`run_demo` (see ``vidseg demo --help``)."""
 
-    model: str = "sam2.1_hiera_tiny"
-    checkpoint: str | None = None
-    random_weights: bool = False
-    image_size: int | None = None
-    device: str = "auto"
-    seed: int = 0
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     download: bool = True
     cache_dir: Path | None = None
     frames: int = 48
@@ -63,17 +59,8 @@ def run_demo(config: DemoConfig) -> DemoSummary:
     object: presence score, mask area, IoU with the ground truth)."""
     if config.frames < 1 or config.objects < 1:
         raise ConfigError(f"need --frames >= 1 and --objects >= 1; found {config.frames} and {config.objects}")
-    tracker = build_tracker(
-        config.model,
-        config.checkpoint,
-        random_weights=config.random_weights,
-        image_size=config.image_size,
-        device=config.device,
-        seed=config.seed,
-        cache_dir=config.cache_dir,
-        download=config.download,
-    )
-    clip = moving_shapes_clip(num_frames=config.frames, num_objects=config.objects, seed=config.seed)
+    tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
+    clip = moving_shapes_clip(num_frames=config.frames, num_objects=config.objects, seed=config.tracker.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     for obj_id in range(1, config.objects + 1):
         tracker.add_prompt(obj_id, points=[clip.center(0, obj_id)], labels=[1])
@@ -84,18 +71,31 @@ def run_demo(config: DemoConfig) -> DemoSummary:
     start = time.perf_counter()
     for t, image in enumerate(clip.frames):
         result = tracker.step(image)
-        row = {"frame": t, "objects": []}
+        objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
             iou = _iou(result.masks[k], clip.mask(t, obj_id))
             ious.setdefault(obj_id, []).append(iou)
-            row["objects"].append(
-                {"id": obj_id, "score": round(float(result.scores[k]), 4), "area": int(result.masks[k].sum()), "iou": round(iou, 4)}
+            objects.append(
+                {
+                    "id": obj_id,
+                    "score": round(float(result.scores[k]), 4),
+                    "area": int(result.masks[k].sum()),
+                    "iou": round(iou, 4),
+                }
             )
-        per_frame.append(row)
+        per_frame.append({"frame": t, "objects": objects})
         if t in snapshots:
-            Image.fromarray(draw_overlay(image, result.masks, result.object_ids)).save(config.out / f"overlay_{t:05d}.png")
+            Image.fromarray(draw_overlay(image, result.masks, result.object_ids)).save(
+                config.out / f"overlay_{t:05d}.png"
+            )
         elapsed = time.perf_counter() - start
-        log.info("frame %d/%d  %.2f fps  eta %.0f s", t + 1, config.frames, (t + 1) / elapsed, elapsed / (t + 1) * (config.frames - t - 1))
+        log.info(
+            "frame %d/%d  %.2f fps  eta %.0f s",
+            t + 1,
+            config.frames,
+            (t + 1) / elapsed,
+            elapsed / (t + 1) * (config.frames - t - 1),
+        )
 
     summary = DemoSummary(
         frames=config.frames,
@@ -107,8 +107,13 @@ def run_demo(config: DemoConfig) -> DemoSummary:
     )
     report = {"summary": asdict(summary), "model": asdict(tracker.info), "frames": per_frame}
     (config.out / "summary.json").write_text(json.dumps(report, indent=1))
-    log.info("wrote %s: %d frames, %.2f s/frame, mean IoU %s", config.out, summary.frames, summary.seconds_per_frame,
-             {k: round(v, 3) for k, v in summary.mean_iou.items()})
+    log.info(
+        "wrote %s: %d frames, %.2f s/frame, mean IoU %s",
+        config.out,
+        summary.frames,
+        summary.seconds_per_frame,
+        {k: round(v, 3) for k, v in summary.mean_iou.items()},
+    )
     if summary.random_weights:
         log.warning("the weights were random: the masks are not meant to follow the shapes")
     return summary

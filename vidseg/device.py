@@ -30,13 +30,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(
-                f"device {device!r} asked for, but CUDA is not available on this machine; "
-                "use --device cpu (or auto)"
+                f"device {device!r} asked for, but CUDA is not available on this machine; use --device cpu (or auto)"
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist"
-            )
+            raise DeviceError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
     elif dev.type != "cpu":
         raise DeviceError(f"device type {dev.type!r} is not supported; expected cpu or cuda")
     return dev

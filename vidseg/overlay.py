@@ -30,5 +30,7 @@ def draw_overlay(image: ImageArray, masks: BoolArray, object_ids: IntArray, alph
         ys, xs = np.nonzero(mask)
         org = (int(xs.min()), max(int(ys.min()) - 4, 12))
         cv2.putText(out, str(int(obj_id)), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
-        cv2.putText(out, str(int(obj_id)), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, tuple(int(c) for c in color), 1, cv2.LINE_AA)
+        cv2.putText(
+            out, str(int(obj_id)), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, tuple(int(c) for c in color), 1, cv2.LINE_AA
+        )
     return out

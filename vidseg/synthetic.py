@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
-from vidseg.types import ImageArray, IntArray
+from vidseg.types import ImageArray
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class SyntheticClip:
     """
 
     frames: list[ImageArray]
-    labels: IntArray
+    labels: npt.NDArray[np.uint16]
     fps: float
 
     def mask(self, frame: int, obj_id: int) -> np.ndarray:
@@ -81,7 +82,7 @@ def moving_shapes_clip(
         img = background.copy()
         for k, (kind, radius, pos, vel, color) in enumerate(shapes):
             layer = np.zeros((height, width), dtype=np.uint8)
-            cx, cy = (int(round(v)) for v in pos)
+            cx, cy = (round(float(v)) for v in pos)
             if kind == 0:
                 cv2.circle(layer, (cx, cy), int(radius), 1, thickness=-1)
             else:

@@ -24,8 +24,7 @@ def check_image(image: object, what: str = "frame") -> ImageArray:
     """Return ``image`` if it is an HxWx3 uint8 RGB array, else raise :class:`FrameError`."""
     if not isinstance(image, np.ndarray):
         raise FrameError(
-            f"{what} must be a numpy array of shape (H, W, 3) and dtype uint8 (RGB); "
-            f"found {type(image).__name__}"
+            f"{what} must be a numpy array of shape (H, W, 3) and dtype uint8 (RGB); found {type(image).__name__}"
         )
     if image.ndim != 3 or image.shape[2] != 3:
         raise FrameError(
@@ -110,25 +109,20 @@ class Prompt:
             raise PromptError(f"obj_id must be >= 0; found {self.obj_id}")
         if len(self.points) != len(self.labels):
             raise PromptError(
-                f"each point needs one label: found {len(self.points)} points and "
-                f"{len(self.labels)} labels"
+                f"each point needs one label: found {len(self.points)} points and {len(self.labels)} labels"
             )
         for p in self.points:
             if len(p) != 2 or not all(np.isfinite(v) for v in p):
                 raise PromptError(f"a point must be a finite (x, y) pair; found {p!r}")
         for lab in self.labels:
             if lab not in (0, 1):
-                raise PromptError(
-                    f"point labels must be 1 (positive) or 0 (negative); found {lab!r}"
-                )
+                raise PromptError(f"point labels must be 1 (positive) or 0 (negative); found {lab!r}")
         if self.box is not None:
             if len(self.box) != 4 or not all(np.isfinite(v) for v in self.box):
                 raise PromptError(f"a box must be four finite numbers (x1, y1, x2, y2); found {self.box!r}")
             x1, y1, x2, y2 = self.box
             if not (x1 < x2 and y1 < y2):
-                raise PromptError(
-                    f"a box must have x1 < x2 and y1 < y2; found {self.box!r}"
-                )
+                raise PromptError(f"a box must have x1 < x2 and y1 < y2; found {self.box!r}")
         if self.mask is not None:
             if self.points or self.box is not None:
                 raise PromptError("a mask prompt cannot be combined with points or a box; send them separately")
@@ -136,18 +130,14 @@ class Prompt:
                 shape = getattr(self.mask, "shape", None)
                 raise PromptError(f"a mask prompt must be an HxW array; found shape {shape}")
             if self.mask.dtype != np.bool_:
-                raise PromptError(
-                    f"a mask prompt must have dtype bool; found {self.mask.dtype} (use mask > 0)"
-                )
+                raise PromptError(f"a mask prompt must have dtype bool; found {self.mask.dtype} (use mask > 0)")
             if not self.mask.any():
                 raise PromptError(
                     f"the mask prompt for object {self.obj_id} is empty (no pixel set); "
                     "give a mask that covers the object"
                 )
         elif not self.points and self.box is None:
-            raise PromptError(
-                f"the prompt for object {self.obj_id} has no points, box or mask; give at least one"
-            )
+            raise PromptError(f"the prompt for object {self.obj_id} has no points, box or mask; give at least one")
 
     @property
     def kind(self) -> str:
@@ -169,9 +159,7 @@ class Prompt:
         if self.box is not None:
             x1, y1, x2, y2 = self.box
             if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-                raise PromptError(
-                    f"box {self.box} of object {self.obj_id} lies outside the {width}x{height} frame"
-                )
+                raise PromptError(f"box {self.box} of object {self.obj_id} lies outside the {width}x{height} frame")
         if self.mask is not None and self.mask.shape != (height, width):
             raise PromptError(
                 f"the mask prompt of object {self.obj_id} has shape {self.mask.shape}; "
@@ -219,13 +207,10 @@ class TrackingResult:
         if n < 0:
             raise InputError(f"object_ids must be 1-D; found shape {self.object_ids.shape}")
         if self.masks.ndim != 3 or self.masks.shape[0] != n or self.masks.dtype != np.bool_:
-            raise InputError(
-                f"masks must be a ({n}, H, W) bool array; found {self.masks.shape} {self.masks.dtype}"
-            )
+            raise InputError(f"masks must be a ({n}, H, W) bool array; found {self.masks.shape} {self.masks.dtype}")
         if self.logits.shape != self.masks.shape or self.logits.dtype != np.float32:
             raise InputError(
-                f"logits must be float32 of shape {self.masks.shape}; "
-                f"found {self.logits.shape} {self.logits.dtype}"
+                f"logits must be float32 of shape {self.masks.shape}; found {self.logits.shape} {self.logits.dtype}"
             )
         if self.scores.shape != (n,):
             raise InputError(f"scores must have shape ({n},); found {self.scores.shape}")

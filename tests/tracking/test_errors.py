@@ -10,7 +10,7 @@ from vidseg.tracking import build_tracker, get_model_spec
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(UnknownModelError, match="sam2.1_hiera_tiny") as info:
+    with pytest.raises(UnknownModelError, match=r"sam2\.1_hiera_tiny") as info:
         build_tracker("sam3_giant", random_weights=True)
     assert isinstance(info.value, VidsegError) and isinstance(info.value, ValueError)
 
@@ -87,12 +87,12 @@ def test_prompt_outside_the_frame(make_tracker, kwargs):
     # Checked at step time before any frame was seen ...
     tracker = make_tracker(image_size=64)
     tracker.add_prompt(1, **kwargs)
-    with pytest.raises(PromptError, match="outside|shape"):
+    with pytest.raises(PromptError, match=r"outside|shape"):
         tracker.step(frame)
     # ... the bad prompt is dropped and the tracker goes on ...
     assert len(tracker.step(frame)) == 0
     # ... and at add time once the frame size is known.
-    with pytest.raises(PromptError, match="outside|shape"):
+    with pytest.raises(PromptError, match=r"outside|shape"):
         tracker.add_prompt(2, **kwargs)
 
 

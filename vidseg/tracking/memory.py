@@ -76,9 +76,7 @@ class MemoryEntry:
 
     def tensors(self) -> list[torch.Tensor]:
         return [
-            x
-            for x in (self.maskmem_features, self.obj_ptr, self.object_score_logits, self.pred_masks)
-            if x is not None
+            x for x in (self.maskmem_features, self.obj_ptr, self.object_score_logits, self.pred_masks) if x is not None
         ]
 
 

@@ -85,8 +85,7 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
     if not isinstance(blob, dict) or "model" not in blob:
         found = sorted(blob)[:8] if isinstance(blob, dict) else type(blob).__name__
         raise CheckpointError(
-            f"checkpoint {path} is not a SAM 2 checkpoint: expected a dict with a 'model' "
-            f"state dict, found {found}"
+            f"checkpoint {path} is not a SAM 2 checkpoint: expected a dict with a 'model' state dict, found {found}"
         )
     result = model.load_state_dict(blob["model"], strict=False)
     if result.missing_keys or result.unexpected_keys:

@@ -27,7 +27,9 @@ def image_to_tensor(image: ImageArray, image_size: int, device: torch.device) ->
     return normalised.unsqueeze(0).to(device)
 
 
-def point_inputs(prompt: Prompt, height: int, width: int, image_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+def point_inputs(
+    prompt: Prompt, height: int, width: int, image_size: int, device: torch.device
+) -> dict[str, torch.Tensor]:
     """SAM 2 ``point_inputs`` for a points and/or box prompt on an ``height`` x ``width`` frame.
 
     A box becomes two leading points labelled 2 and 3 (top-left, bottom-right), as SAM 2 was

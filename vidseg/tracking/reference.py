@@ -61,9 +61,7 @@ def build_official_predictor(model_name: str, state_dict: Mapping[str, torch.Ten
     return predictor.eval()
 
 
-def run_official(
-    predictor: Any, jpeg_folder: Path, prompts: Mapping[int, Sequence[Prompt]]
-) -> list[ReferenceFrame]:
+def run_official(predictor: Any, jpeg_folder: Path, prompts: Mapping[int, Sequence[Prompt]]) -> list[ReferenceFrame]:
     """Run the official predictor over the clip in ``jpeg_folder`` with ``prompts`` by frame.
 
     Returns one :class:`ReferenceFrame` per frame from the first prompted frame on.

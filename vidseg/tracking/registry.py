@@ -80,7 +80,5 @@ def get_model_spec(name: str) -> ModelSpec:
         key = key[:-3]
     key = _ALIASES.get(key, key)
     if key not in MODELS:
-        raise UnknownModelError(
-            f"unknown model {name!r}; expected one of: {', '.join(sorted(MODELS))}"
-        )
+        raise UnknownModelError(f"unknown model {name!r}; expected one of: {', '.join(sorted(MODELS))}")
     return MODELS[key]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -73,13 +73,14 @@ class Sam2Tracker:
         if max_cond_frames < 1:
             raise ValueError(f"max_cond_frames must be >= 1; found {max_cond_frames}")
         self._model: Any = model
+        self._net = model
         self._info = info
         self._device = device
         self._fill_hole_area = int(fill_hole_area)
         self._max_cond_frames = int(max_cond_frames)
         self._batch_objects = batch_objects
         self._window = MemoryWindow.of(model)
-        self._image_size = int(model.image_size)
+        self._image_size = int(cast(Any, model).image_size)
         self._memories: dict[int, ObjectMemory] = {}
         self._pending: dict[int, list[Prompt]] = {}
         self._maskmem_pos_enc: list[torch.Tensor] | None = None
@@ -91,7 +92,7 @@ class Sam2Tracker:
     @property
     def model(self) -> torch.nn.Module:
         """The underlying ``sam2`` module (a ``SAM2VideoPredictor``), e.g. to share weights."""
-        return self._model  # type: ignore[no-any-return]
+        return self._net
 
     @property
     def info(self) -> ModelInfo:
@@ -156,9 +157,7 @@ class Sam2Tracker:
             PromptError: the object is neither tracked nor pending.
         """
         if obj_id not in self._memories and obj_id not in self._pending:
-            raise PromptError(
-                f"cannot remove object {obj_id}: it is not tracked (tracked: {list(self._memories)})"
-            )
+            raise PromptError(f"cannot remove object {obj_id}: it is not tracked (tracked: {list(self._memories)})")
         self._memories.pop(obj_id, None)
         self._pending.pop(obj_id, None)
 

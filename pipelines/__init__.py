@@ -1,0 +1,1 @@
+"""Runnable pipeline recipes built on the vidseg package (the package never imports them)."""

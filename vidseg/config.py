@@ -1,0 +1,72 @@
+"""The typed configuration tree, loaded from ``configs/*.yaml`` and overridden by CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vidseg.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Options of :func:`vidseg.tracking.build_tracker` that presets may set."""
+
+    model: str = "sam2.1_hiera_tiny"
+    checkpoint: str | None = None
+    random_weights: bool = False
+    image_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    fill_hole_area: int = 8
+    max_cond_frames: int = 8
+    batch_objects: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run is configured with."""
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+def _build(cls: type[Any], values: dict[str, Any], where: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {unknown} in {where}; expected some of {sorted(names)}")
+    kwargs = {}
+    for key, value in values.items():
+        sub = names[key].default_factory if names[key].default_factory is not dataclasses.MISSING else None
+        if sub is not None and dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            kwargs[key] = _build(sub, value, f"{where}.{key}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Load a YAML preset (or the defaults) and apply ``overrides`` (section -> option -> value).
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or names unknown options.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {file} does not exist; presets live in configs/*.yaml")
+        try:
+            loaded = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {file} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {file} must hold a mapping of sections; found {type(loaded).__name__}")
+        data = loaded
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return _build(Config, data, str(path or "config"))
