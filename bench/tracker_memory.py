@@ -31,6 +31,21 @@ def _recent_mean(times: list[float], n: int = 10) -> float:
     return sum(recent) / len(recent)
 
 
+def _official_state_mb(state: dict) -> float:  # type: ignore[type-arg]
+    """Bytes the official predictor retains per object and frame (outputs, not the frames)."""
+    import torch
+
+    storages = {}
+    for per_obj in state["output_dict_per_obj"].values():
+        for outputs in per_obj.values():
+            for out in outputs.values():
+                for value in out.values():
+                    for x in value if isinstance(value, list) else [value]:
+                        if isinstance(x, torch.Tensor):
+                            storages[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
+    return sum(storages.values()) / 1e6
+
+
 def worker(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
@@ -80,7 +95,7 @@ def worker(args: argparse.Namespace) -> None:
                     now = time.perf_counter()
                     times.append(now - last)
                     if t in marks:
-                        marks[t] = {"rss": rss_mb(), "sec": _recent_mean(times), "state": float("nan")}
+                        marks[t] = {"rss": rss_mb(), "sec": _recent_mean(times), "state": _official_state_mb(state)}
                     last = now
     print(json.dumps({str(k): v for k, v in marks.items()}))
 

@@ -110,3 +110,39 @@ def test_unbatched_is_exact(make_tracker, tmp_path):
     prompts = {0: [Prompt(1, points=(clip.center(0, 1),), labels=(1,)), Prompt(2, box=clip.box(0, 2))]}
     ours, reference = run_both(tracker, clip, prompts, tmp_path)
     assert max_logit_gap(ours, reference) == 0.0
+
+
+@pytest.mark.parametrize("as_cond", [False, True], ids=["correction-non-cond", "correction-as-cond"])
+def test_refining_the_latest_frame_matches_official(make_tracker, tmp_path, as_cond):
+    """A correction click on the frame just tracked, then tracking on from the corrected mask."""
+    clip = moving_shapes_clip(num_frames=18, height=120, width=160, num_objects=2, seed=6)
+    overrides = {"model.add_all_frames_to_correct_as_cond": as_cond}
+    tracker = make_tracker(image_size=128, fill_hole_area=0, model_overrides=overrides)
+    amplify_mask_logits(tracker, 40.0)
+    prompts = {0: [Prompt(1, points=(clip.center(0, 1),), labels=(1,)), Prompt(2, box=clip.box(0, 2))]}
+    fix = Prompt(1, points=(clip.center(9, 1), (3.0, 3.0)), labels=(1, 0))
+    frames = write_jpeg_clip(clip.frames, tmp_path / "jpeg")
+    ours = []
+    for t, frame in enumerate(frames):
+        for prompt in prompts.get(t, []):
+            tracker.add(prompt)
+        ours.append(tracker.step(frame))
+        if t == 9:
+            before = ours[9]
+            ours[9] = tracker.refine(1, points=fix.points, labels=fix.labels)
+    assert np.abs(ours[9].logits[0] - before.logits[0]).max() > 0.1  # the click changed object 1
+    np.testing.assert_array_equal(ours[9].logits[1], before.logits[1])  # and nothing else
+    predictor = build_official_predictor(
+        tracker.info.name, tracker.model.state_dict(), 128, [f"++model.add_all_frames_to_correct_as_cond={as_cond}"]
+    )
+    reference = run_official(predictor, tmp_path / "jpeg", prompts, corrections={9: [fix]})
+    assert max_logit_gap(ours, reference) <= TOLERANCE
+
+
+def test_refine_prompts_a_new_object_on_the_latest_frame(make_tracker, clip24):
+    tracker = make_tracker(image_size=64)
+    empty = tracker.step(clip24.frames[0])
+    assert len(empty) == 0
+    result = tracker.refine(1, points=[clip24.center(0, 1)])
+    assert result.frame_index == 0 and result.object_ids.tolist() == [1]
+    assert tracker.step(clip24.frames[1]).object_ids.tolist() == [1]

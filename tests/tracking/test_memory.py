@@ -20,9 +20,12 @@ def test_retained_state_stops_growing_over_300_frames(make_tracker):
     window = MemoryWindow.of(tracker.model)
     full = max(window.num_maskmem, window.max_obj_ptrs) + 1
     assert stats[full] == stats[50] == stats[299]
-    # Per object: the prompt frame, then 15 pointer frames of which 6 keep spatial memory.
+    # Per object: the prompt frame, and the 15 pointer frames the next frame reads plus one more
+    # (so the latest frame can still be corrected), of which 6 + 1 keep spatial memory.
     assert stats[299].cond_frames == 2
-    assert stats[299].non_cond_frames == 2 * (window.max_obj_ptrs - 1)
+    assert stats[299].non_cond_frames == 2 * window.max_obj_ptrs
+    for memory in tracker._memories.values():
+        assert sum(e.maskmem_features is not None for e in memory.non_cond.values()) == window.num_maskmem
     assert stats[5].bytes < stats[299].bytes  # it did grow while the window filled
 
 

@@ -9,7 +9,8 @@ SAM 2's memory attention reads, for frame t (``SAM2Base._prepare_memory_conditio
 
 After each frame the bank keeps exactly what the next frame reads: full entries inside the
 spatial window, pointer-only entries inside the pointer window, the conditioning frames (capped),
-and nothing else. Frame images are never kept. So memory stays flat on an endless stream.
+and nothing else; one more frame of each window is kept so the latest frame can still be
+corrected. Frame images are never kept. So memory stays flat on an endless stream.
 """
 
 from __future__ import annotations
@@ -109,9 +110,10 @@ class ObjectMemory:
             del self.cond[keys[1] if self.max_cond_frames >= 2 else keys[0]]
 
     def evict(self, next_t: int, window: MemoryWindow) -> None:
-        """Drop everything frame ``next_t`` (and later frames) will never read."""
-        spatial = window.maskmem_frames(next_t)
-        pointers = window.pointer_frames(next_t)
+        """Drop everything that neither frame ``next_t`` nor a correction of frame ``next_t - 1``
+        (which re-reads that frame's memory window) will read."""
+        spatial = window.maskmem_frames(next_t) | window.maskmem_frames(next_t - 1)
+        pointers = window.pointer_frames(next_t) | window.pointer_frames(next_t - 1)
         for t in list(self.non_cond):
             entry = self.non_cond[t]
             if t in spatial:

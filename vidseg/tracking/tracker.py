@@ -87,6 +87,9 @@ class Sam2Tracker:
         self._next_index = 0
         self._last_size: tuple[int, int] | None = None
         self._last_batches: tuple[int, ...] = ()
+        self._last_backbone: dict[str, Any] | None = None
+        self._last_image: ImageArray | None = None
+        self._last_record: Frame | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -161,12 +164,57 @@ class Sam2Tracker:
         self._memories.pop(obj_id, None)
         self._pending.pop(obj_id, None)
 
+    def refine(
+        self,
+        obj_id: int,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        mask: BoolArray | None = None,
+    ) -> TrackingResult:
+        """Apply a prompt to the frame :meth:`step` returned last and return that frame again.
+
+        This is SAM 2's interactive correction: for a tracked object the clicks refine its mask
+        on that frame, starting from the current logits and reading the object's memory; for a
+        new ``obj_id`` the frame becomes its first prompted frame. The corrected mask replaces
+        the frame's memory, so tracking continues from it with the next :meth:`step`.
+
+        Raises:
+            PromptError: malformed prompt, prompt outside the frame, or no frame stepped yet.
+        """
+        pts = tuple((float(x), float(y)) for x, y in (points or ()))
+        prompt = Prompt(
+            obj_id=int(obj_id),
+            points=pts,
+            labels=tuple(int(v) for v in labels) if labels is not None else (1,) * len(pts),
+            box=tuple(float(v) for v in box) if box is not None else None,  # type: ignore[arg-type]
+            mask=mask,
+        )
+        if self._last_size is None or self._next_index == 0:
+            raise PromptError("no frame to refine yet: step a frame first, or use add_prompt for the next frame")
+        height, width = self._last_size
+        prompt.check_inside(height, width)
+        t = self._next_index - 1
+        with torch.inference_mode(), autocast_for(self._device):
+            if self._last_backbone is None and self._last_image is not None:
+                image = image_to_tensor(self._last_image, self._image_size, self._device)
+                self._last_backbone, self._last_image = self._model.forward_image(image), None
+            assert self._last_backbone is not None
+            correction = obj_id in self._memories and self._memories[obj_id].latest(t) is not None
+            memory = self._memories.setdefault(obj_id, ObjectMemory(self._max_cond_frames))
+            feats = self._features(self._last_backbone, 1)
+            self._apply_prompts(memory, [prompt], t, height, width, feats, correction=correction)
+            return self._result(t, height, width, self._last_record)
+
     def reset(self) -> None:
         """Forget every object, prompt and memory; the frame counter restarts at 0."""
         self._memories.clear()
         self._pending.clear()
         self._next_index = 0
         self._last_size = None
+        self._last_backbone = None
+        self._last_image = None
+        self._last_record = None
 
     # ------------------------------------------------------------------ tracking
     def step(self, frame: Frame | ImageArray) -> TrackingResult:
@@ -198,8 +246,12 @@ class Sam2Tracker:
         else:
             result = self._empty_result(t, height, width, record)
             self._last_batches = ()
+            # No model run: keep a copy of the pixels in case `refine` prompts this frame.
+            self._last_backbone = None
+            self._last_image = image.copy()
         self._next_index = t + 1
         self._last_size = (height, width)
+        self._last_record = record
         return result
 
     def _check_pending(self, height: int, width: int) -> None:
@@ -226,6 +278,9 @@ class Sam2Tracker:
         model = self._model
         height, width = int(image.shape[0]), int(image.shape[1])
         backbone_out = model.forward_image(image_to_tensor(image, self._image_size, self._device))
+        # Kept until the next frame so the latest frame can be corrected (see `refine`).
+        self._last_backbone = backbone_out
+        self._last_image = None
         feature_cache: dict[int, tuple[Any, Any, Any]] = {}
 
         def features(batch: int) -> tuple[Any, Any, Any]:
@@ -251,11 +306,22 @@ class Sam2Tracker:
         height: int,
         width: int,
         feats: tuple[Any, Any, Any],
+        correction: bool = False,
     ) -> None:
-        """SAM on a prompted frame (no memory read), then encode it as a conditioning memory."""
+        """Run SAM with the prompts on frame ``t`` and store the result as the object's memory.
+
+        A first prompt on a frame (``correction=False``) reads no memory and makes ``t`` a
+        conditioning frame. A correction of a tracked frame reads the object's memory, starts
+        from the frame's current logits, and replaces its entry (conditioning when the model
+        sets ``add_all_frames_to_correct_as_cond``, or when ``t`` already was one).
+        """
         model = self._model
         vision_feats, vision_pos, sizes = feats
         prev_logits: torch.Tensor | None = None
+        if correction:
+            current = memory.latest(t)
+            if current is not None and current.pred_masks is not None:
+                prev_logits = torch.clamp(current.pred_masks, -_PREV_LOGIT_CLAMP, _PREV_LOGIT_CLAMP)
         out: dict[str, Any] = {}
         low_res: torch.Tensor | None = None
         for prompt in prompts:
@@ -266,7 +332,7 @@ class Sam2Tracker:
                 masks, prev = None, prev_logits
             out = model.track_step(
                 frame_idx=t,
-                is_init_cond_frame=True,
+                is_init_cond_frame=not correction,
                 current_vision_feats=vision_feats,
                 current_vision_pos_embeds=vision_pos,
                 feat_sizes=sizes,
@@ -298,7 +364,8 @@ class Sam2Tracker:
             object_score_logits=out["object_score_logits"],
             pred_masks=low_res,
         )
-        memory.add(t, entry, is_cond=True)
+        as_cond = not correction or t in memory.cond or bool(model.add_all_frames_to_correct_as_cond)
+        memory.add(t, entry, is_cond=as_cond)
 
     def _groups(self, obj_ids: list[int]) -> list[list[int]]:
         """Objects whose memories have the same layout run as one batch."""
