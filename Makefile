@@ -10,14 +10,15 @@ setup:
 	VIDSEG_VENV=$(abspath $(VENV)) bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m vidseg demo $(ARGS)
+	PYTHONPATH=$(CURDIR) $(PY) -m vidseg demo $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check vidseg pipelines tests bench
 	$(VENV)/bin/mypy
 
+# PYTHONPATH pins this checkout's vidseg, also in subprocesses, when the venv is shared.
 pytest: setup
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint pytest
 

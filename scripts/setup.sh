@@ -13,20 +13,25 @@ torch_spec=${VIDSEG_TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ---------------------------------------------------------------------
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  say "vidseg needs Python >= 3.10; $python is $("$python" --version 2>&1). Set PYTHON=/path/to/python3.x"; exit 1
+fi
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+"$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=("python3-venv")
 if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
-    say "missing Debian packages: ${need_apt[*]}; install them as root (apt-get install ${need_apt[*]})"; exit 1; fi
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+    say "missing Debian packages: ${need_apt[*]}; install them as root: apt-get install ${need_apt[*]}"; exit 1; fi
   say "installing Debian packages: ${need_apt[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if ! $sudo apt-get update -qq || ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null; then
+    say "apt-get could not install ${need_apt[*]} (offline?); install them by hand and run again"; exit 1
+  fi
   # The package starts a system-wide server; the tests start their own on free ports.
   (command -v service >/dev/null && $sudo service redis-server stop >/dev/null 2>&1) || true
 fi
 
 # --- Python environment ------------------------------------------------------------------
-stamp_key=$(cat "$root/pyproject.toml" "$root/scripts/setup.sh" | sha256sum | cut -c1-16)
+stamp_key=$( (cat "$root/pyproject.toml" "$root/scripts/setup.sh"; echo "$torch_spec") | sha256sum | cut -c1-16)
 stamp="$venv/.vidseg-setup-$stamp_key"
 if [ -f "$stamp" ] && "$venv/bin/python" -c "import vidseg, sam2, torch" >/dev/null 2>&1; then
   # Same requirements: only (re)link this checkout, in case the venv is shared between clones.

@@ -57,10 +57,15 @@ def test_config_preset_and_flag_override(tmp_path):
     preset = tmp_path / "preset.yaml"
     preset.write_text("tracker:\n  image_size: 64\n  random_weights: true\n  fill_hole_area: 0\n")
     out = tmp_path / "demo"
-    proc = run_cli("demo", "--config", str(preset), "--frames", "2", "--seed", "3", "--out", str(out), cwd=tmp_path)
+    proc = run_cli("demo", "--config", str(preset), "--frames", "2", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     model = json.loads((out / "summary.json").read_text())["model"]
     assert model["image_size"] == 64 and model["random_weights"] is True
+    proc = run_cli(
+        "demo", "--config", str(preset), "--image-size", "96", "--frames", "2", "--out", str(out), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "summary.json").read_text())["model"]["image_size"] == 96
 
 
 def test_config_with_unknown_option_is_one_clear_line(tmp_path):

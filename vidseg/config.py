@@ -24,7 +24,7 @@ class TrackerConfig:
     seed: int = 0
     fill_hole_area: int = 8
     max_cond_frames: int = 8
-    batch_objects: bool = True
+    batch_objects: bool | None = None  # None: batch on CUDA only
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ class Prompt:
             raise PromptError(f"obj_id must be an int; found {self.obj_id!r}")
         if self.obj_id < 0:
             raise PromptError(f"obj_id must be >= 0; found {self.obj_id}")
+        object.__setattr__(self, "obj_id", int(self.obj_id))  # numpy ints become plain ints
         if len(self.points) != len(self.labels):
             raise PromptError(
                 f"each point needs one label: found {len(self.points)} points and {len(self.labels)} labels"

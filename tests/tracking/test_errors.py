@@ -100,3 +100,58 @@ def test_remove_unknown_object(make_tracker):
     tracker = make_tracker(image_size=64)
     with pytest.raises(PromptError, match="not tracked"):
         tracker.remove_object(7)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"obj_id": 1, "points": [(1, 2, 3)]},
+        {"obj_id": 1, "points": [5, 6]},
+        {"obj_id": 1, "points": [(1, 2)], "labels": ["a"]},
+        {"obj_id": "x", "points": [(1, 2)]},
+        {"obj_id": True, "points": [(1, 2)]},
+        {"obj_id": 3.7, "points": [(1, 2)]},
+        {"obj_id": -1, "points": [(1, 2)]},
+        {"obj_id": 1, "box": (1, 2, 3)},
+        {"obj_id": 1, "box": "abcd"},
+    ],
+    ids=["triple", "flat", "label-str", "id-str", "id-bool", "id-float", "id-negative", "box-3", "box-str"],
+)
+def test_prompt_values_of_the_wrong_shape(make_tracker, kwargs):
+    tracker = make_tracker(image_size=64)
+    with pytest.raises(PromptError):
+        tracker.add_prompt(**kwargs)
+    with pytest.raises(PromptError):
+        tracker.refine(**kwargs)
+
+
+def test_numpy_ids_and_coordinates_are_accepted(make_tracker):
+    tracker = make_tracker(image_size=64)
+    prompt = tracker.add_prompt(np.int64(3), points=np.array([[4.0, 5.0]]), labels=np.array([1]))
+    assert type(prompt.obj_id) is int and prompt.points == ((4.0, 5.0),)
+
+
+def test_refine_before_any_frame(make_tracker):
+    with pytest.raises(PromptError, match="step a frame first"):
+        make_tracker(image_size=64).refine(1, points=[(1, 1)])
+
+
+def test_max_cond_frames_must_be_positive():
+    with pytest.raises(ConfigError, match="max_cond_frames"):
+        build_tracker("sam2.1_hiera_tiny", random_weights=True, image_size=64, device="cpu", max_cond_frames=0)
+
+
+def test_a_failed_step_leaves_no_half_built_object(make_tracker, clip24, monkeypatch):
+    tracker = make_tracker(image_size=64)
+    tracker.add_prompt(1, points=[clip24.center(0, 1)])
+    real = tracker.model.track_step
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("out of memory (injected)")
+
+    monkeypatch.setattr(tracker.model, "track_step", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        tracker.step(clip24.frames[0])
+    assert tracker.object_ids == () and tracker.frame_index == 0
+    monkeypatch.setattr(tracker.model, "track_step", real)
+    assert tracker.step(clip24.frames[0]).object_ids.tolist() == [1]  # the prompt was kept

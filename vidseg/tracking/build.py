@@ -43,7 +43,7 @@ def build_tracker(
     download: bool = True,
     fill_hole_area: int = 8,
     max_cond_frames: int = 8,
-    batch_objects: bool = True,
+    batch_objects: bool | None = None,
     model_overrides: Mapping[str, Any] | None = None,
 ) -> Sam2Tracker:
     """Build a streaming SAM 2 tracker.
@@ -61,7 +61,8 @@ def build_tracker(
         fill_hole_area: fill background holes up to this many low-res pixels (SAM 2's default
             post-processing is 8); 0 switches it off.
         max_cond_frames: prompted frames kept per object (the first one and the latest ones).
-        batch_objects: run objects whose memory layouts match as one batch.
+        batch_objects: run objects whose memory layouts match as one batch; default (None): on
+            CUDA only (on the CPU, batches of 4+ objects measured slower than one by one).
         model_overrides: extra dotted config overrides, e.g. ``{"model.max_cond_frames_in_attn": 4}``.
 
     Raises:
@@ -75,6 +76,8 @@ def build_tracker(
     _check_image_size(size)
     if fill_hole_area < 0:
         raise ConfigError(f"fill_hole_area must be >= 0; found {fill_hole_area}")
+    if max_cond_frames < 1:
+        raise ConfigError(f"max_cond_frames must be >= 1 (prompted frames kept per object); found {max_cond_frames}")
     if random_weights and checkpoint is not None:
         raise ConfigError("random_weights=True and a checkpoint were both given; choose one")
     dev = resolve_device(device)
@@ -113,5 +116,5 @@ def build_tracker(
         dev,
         fill_hole_area=fill_hole_area,
         max_cond_frames=max_cond_frames,
-        batch_objects=batch_objects,
+        batch_objects=dev.type == "cuda" if batch_objects is None else batch_objects,
     )

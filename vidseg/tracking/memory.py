@@ -90,6 +90,9 @@ class ObjectMemory:
         self.max_cond_frames = max_cond_frames
         self.cond: dict[int, MemoryEntry] = {}
         self.non_cond: dict[int, MemoryEntry] = {}
+        # A correction of the latest frame waits here until the next frame is tracked, so that
+        # further clicks on the same frame do not read it as memory (as in SAM2VideoPredictor).
+        self.staged: tuple[int, MemoryEntry, bool] | None = None
 
     def add(self, t: int, entry: MemoryEntry, is_cond: bool) -> None:
         if is_cond:
@@ -99,7 +102,20 @@ class ObjectMemory:
         else:
             self.non_cond[t] = entry
 
+    def stage(self, t: int, entry: MemoryEntry, is_cond: bool) -> None:
+        """Hold ``entry`` for frame ``t`` outside the memory SAM 2 reads until :meth:`commit`."""
+        self.staged = (t, entry, is_cond)
+
+    def commit(self) -> None:
+        """Move a staged correction into the memory."""
+        if self.staged is not None:
+            self.add(*self.staged)
+            self.staged = None
+
     def latest(self, t: int) -> MemoryEntry | None:
+        """The newest entry for frame ``t`` (a staged correction first)."""
+        if self.staged is not None and self.staged[0] == t:
+            return self.staged[1]
         entry = self.cond.get(t)
         return entry if entry is not None else self.non_cond.get(t)
 
@@ -138,9 +154,13 @@ class ObjectMemory:
             tuple(sorted((t, e.maskmem_features is not None) for t, e in self.non_cond.items())),
         )
 
+    def is_empty(self) -> bool:
+        return not self.cond and not self.non_cond and self.staged is None
+
     def tensors(self) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
-        for entry in (*self.cond.values(), *self.non_cond.values()):
+        staged = [self.staged[1]] if self.staged is not None else []
+        for entry in (*self.cond.values(), *self.non_cond.values(), *staged):
             out.extend(entry.tensors())
         return out
 

@@ -57,7 +57,10 @@ def build_official_predictor(
 
     spec = get_model_spec(model_name)
     predictor = build_sam2_video_predictor(
-        spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=[f"++model.image_size={image_size}", *overrides]
+        spec.config,
+        ckpt_path=None,
+        device="cpu",
+        hydra_overrides_extra=[f"++model.image_size={image_size}", *overrides],
     )
     predictor.load_state_dict(state_dict)
     predictor.fill_hole_area = 0

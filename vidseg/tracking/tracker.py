@@ -38,6 +38,37 @@ _ENDLESS = 1 << 30
 _PREV_LOGIT_CLAMP = 32.0
 
 
+def make_prompt(
+    obj_id: int,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
+    box: Sequence[float] | None = None,
+    mask: BoolArray | None = None,
+) -> Prompt:
+    """Build a :class:`Prompt` from loosely typed input (lists, tuples, numpy values).
+
+    Labels default to 1 (positive) for every point.
+
+    Raises:
+        PromptError: the values do not have the shape of points, labels or a box.
+    """
+    try:
+        pts = tuple((float(x), float(y)) for x, y in (points if points is not None else ()))
+    except (TypeError, ValueError) as exc:
+        raise PromptError(f"points must be a list of (x, y) pairs; found {points!r:.80}") from exc
+    try:
+        labs = tuple(int(v) for v in labels) if labels is not None else (1,) * len(pts)
+    except (TypeError, ValueError) as exc:
+        raise PromptError(f"labels must be a list of 0/1 integers; found {labels!r:.80}") from exc
+    try:
+        box_t = tuple(float(v) for v in box) if box is not None else None
+    except (TypeError, ValueError) as exc:
+        raise PromptError(f"box must be four numbers (x1, y1, x2, y2); found {box!r:.80}") from exc
+    if box_t is not None and len(box_t) != 4:
+        raise PromptError(f"box must be four numbers (x1, y1, x2, y2); found {box!r:.80}")
+    return Prompt(obj_id=obj_id, points=pts, labels=labs, box=box_t, mask=mask)
+
+
 @dataclass(frozen=True)
 class MemoryStats:
     """What the tracker holds between frames."""
@@ -135,15 +166,7 @@ class Sam2Tracker:
         Raises:
             PromptError: malformed prompt, or one outside the last frame's bounds.
         """
-        pts = tuple((float(x), float(y)) for x, y in (points or ()))
-        labs = tuple(int(v) for v in labels) if labels is not None else (1,) * len(pts)
-        prompt = Prompt(
-            obj_id=int(obj_id),
-            points=pts,
-            labels=labs,
-            box=tuple(float(v) for v in box) if box is not None else None,  # type: ignore[arg-type]
-            mask=mask,
-        )
+        prompt = make_prompt(obj_id, points, labels, box, mask)
         self.add(prompt)
         return prompt
 
@@ -182,14 +205,7 @@ class Sam2Tracker:
         Raises:
             PromptError: malformed prompt, prompt outside the frame, or no frame stepped yet.
         """
-        pts = tuple((float(x), float(y)) for x, y in (points or ()))
-        prompt = Prompt(
-            obj_id=int(obj_id),
-            points=pts,
-            labels=tuple(int(v) for v in labels) if labels is not None else (1,) * len(pts),
-            box=tuple(float(v) for v in box) if box is not None else None,  # type: ignore[arg-type]
-            mask=mask,
-        )
+        prompt = make_prompt(obj_id, points, labels, box, mask)
         if self._last_size is None or self._next_index == 0:
             raise PromptError("no frame to refine yet: step a frame first, or use add_prompt for the next frame")
         height, width = self._last_size
@@ -200,10 +216,11 @@ class Sam2Tracker:
                 image = image_to_tensor(self._last_image, self._image_size, self._device)
                 self._last_backbone, self._last_image = self._model.forward_image(image), None
             assert self._last_backbone is not None
-            correction = obj_id in self._memories and self._memories[obj_id].latest(t) is not None
-            memory = self._memories.setdefault(obj_id, ObjectMemory(self._max_cond_frames))
+            memory = self._memories.get(prompt.obj_id) or ObjectMemory(self._max_cond_frames)
+            correction = memory.latest(t) is not None
             feats = self._features(self._last_backbone, 1)
-            self._apply_prompts(memory, [prompt], t, height, width, feats, correction=correction)
+            self._apply_prompts(memory, [prompt], t, height, width, feats, correction=correction, stage=True)
+            self._memories.setdefault(prompt.obj_id, memory)
             return self._result(t, height, width, self._last_record)
 
     def reset(self) -> None:
@@ -288,15 +305,28 @@ class Sam2Tracker:
                 feature_cache[batch] = self._features(backbone_out, batch)
             return feature_cache[batch]
 
-        prompted, self._pending = self._pending, {}
+        for memory in self._memories.values():
+            memory.commit()
+        prompted = self._pending
         tracked = [obj_id for obj_id in self._memories if obj_id not in prompted]
-        for obj_id, prompts in prompted.items():
-            memory = self._memories.setdefault(obj_id, ObjectMemory(self._max_cond_frames))
-            self._apply_prompts(memory, prompts, t, height, width, features(1))
-        groups = self._groups(tracked)
-        self._last_batches = tuple(len(group) for group in groups)
-        for group in groups:
-            self._propagate(group, t, features(len(group)))
+        added: list[int] = []
+        try:
+            for obj_id, prompts in prompted.items():
+                memory = self._memories.get(obj_id) or ObjectMemory(self._max_cond_frames)
+                self._apply_prompts(memory, prompts, t, height, width, features(1))
+                if obj_id not in self._memories:
+                    self._memories[obj_id] = memory
+                    added.append(obj_id)
+            groups = self._groups(tracked)
+            self._last_batches = tuple(len(group) for group in groups)
+            for group in groups:
+                self._propagate(group, t, features(len(group)))
+        except BaseException:
+            # Leave no half-built object behind; the prompts stay queued for a retry.
+            for obj_id in added:
+                del self._memories[obj_id]
+            raise
+        self._pending = {}
 
     def _apply_prompts(
         self,
@@ -307,6 +337,7 @@ class Sam2Tracker:
         width: int,
         feats: tuple[Any, Any, Any],
         correction: bool = False,
+        stage: bool = False,
     ) -> None:
         """Run SAM with the prompts on frame ``t`` and store the result as the object's memory.
 
@@ -364,8 +395,13 @@ class Sam2Tracker:
             object_score_logits=out["object_score_logits"],
             pred_masks=low_res,
         )
+        # A correction of a prompted frame stays a prompted frame. (The official predictor drops
+        # such a correction when it next propagates; vidseg keeps it.)
         as_cond = not correction or t in memory.cond or bool(model.add_all_frames_to_correct_as_cond)
-        memory.add(t, entry, is_cond=as_cond)
+        if stage:
+            memory.stage(t, entry, is_cond=as_cond)
+        else:
+            memory.add(t, entry, is_cond=as_cond)
 
     def _groups(self, obj_ids: list[int]) -> list[list[int]]:
         """Objects whose memories have the same layout run as one batch."""

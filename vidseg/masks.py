@@ -1,0 +1,94 @@
+"""Mask encodings: COCO run-length encoding, boxes, and label maps.
+
+COCO RLE follows pycocotools: column-major runs, compressed to the ASCII ``counts`` string
+(decoded to ``str`` so it fits JSON), with ``size = [height, width]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as coco_mask
+
+from vidseg.errors import InputError
+from vidseg.types import BoolArray
+
+
+@dataclass(frozen=True)
+class Rle:
+    """A COCO compressed RLE mask: ``size`` is (height, width), ``counts`` the ASCII runs."""
+
+    size: tuple[int, int]
+    counts: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"size": list(self.size), "counts": self.counts}
+
+    @classmethod
+    def from_json(cls, data: object) -> Rle:
+        if not isinstance(data, dict) or "size" not in data or "counts" not in data:
+            raise InputError(f"an RLE mask must be a mapping with 'size' and 'counts'; found {data!r:.80}")
+        size = data["size"]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2):
+            raise InputError(f"RLE 'size' must be [height, width]; found {size!r}")
+        counts = data["counts"]
+        if isinstance(counts, bytes):
+            counts = counts.decode("ascii")
+        if not isinstance(counts, str):
+            raise InputError(f"RLE 'counts' must be the compressed string form; found {type(counts).__name__}")
+        return cls((int(size[0]), int(size[1])), counts)
+
+
+def encode_rle(mask: BoolArray) -> Rle:
+    """COCO RLE of an HxW bool mask."""
+    if mask.ndim != 2:
+        raise InputError(f"encode_rle needs an HxW mask; found shape {mask.shape}")
+    encoded = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return Rle((int(encoded["size"][0]), int(encoded["size"][1])), encoded["counts"].decode("ascii"))
+
+
+def decode_rle(rle: Rle) -> BoolArray:
+    """The HxW bool mask of a COCO RLE."""
+    try:
+        decoded = coco_mask.decode({"size": list(rle.size), "counts": rle.counts.encode("ascii")})
+    except Exception as exc:  # pycocotools raises bare errors on bad input
+        raise InputError(f"invalid RLE counts for size {rle.size}: {exc}") from exc
+    return np.asarray(decoded, dtype=bool)
+
+
+def mask_box(mask: BoolArray) -> tuple[int, int, int, int] | None:
+    """Tight (x1, y1, x2, y2) box of a mask, exclusive of x2/y2; None when the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def label_dtype(max_id: int) -> type[np.uint8] | type[np.uint16]:
+    """uint8 for ids up to 255, uint16 up to 65535."""
+    if max_id < 0 or max_id > 65535:
+        raise InputError(f"object ids must be in 0..65535 for a label map; found {max_id}")
+    return np.uint8 if max_id <= 255 else np.uint16
+
+
+def to_label_map(
+    masks: BoolArray, object_ids: Sequence[int] | npt.NDArray[np.int64], dtype: type | None = None
+) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
+    """Merge (N, H, W) masks into one HxW map of object ids (0 = background).
+
+    Where masks overlap, the object listed later wins (the order the tracker reports them).
+    """
+    ids = [int(v) for v in object_ids]
+    if masks.ndim != 3 or masks.shape[0] != len(ids):
+        raise InputError(f"need (N, H, W) masks for {len(ids)} ids; found shape {masks.shape}")
+    if 0 in ids:
+        raise InputError("object id 0 is the background in a label map; use ids >= 1")
+    out_dtype = dtype if dtype is not None else label_dtype(max(ids, default=0))
+    labels: npt.NDArray[np.uint8] | npt.NDArray[np.uint16] = np.zeros(masks.shape[1:], dtype=out_dtype)
+    for mask, obj_id in zip(masks, ids, strict=True):
+        labels[mask] = obj_id
+    return labels
