@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vidseg import __version__
 from vidseg.errors import VidsegError
@@ -55,6 +58,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--objects", type=int, default=2, help="shapes in the clip (all are prompted)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
 
+    run = sub.add_parser(
+        "run",
+        help="track prompted objects through a video file or image folder",
+        description="Track prompted objects through SOURCE (a video file, an image folder or a glob) and write "
+        "masks.mkv (lossless label video), overlay.mp4, objects.jsonl and manifest.json to --out. "
+        "Prompts: --point [ID:]X,Y[,LABEL][@WHEN], --box [ID:]X1,Y1,X2,Y2[@WHEN], --mask [ID:]FILE.png[@WHEN], "
+        "where WHEN is a frame index (@12) or seconds (@2.5s); ID defaults to 1.",
+    )
+    run.add_argument("source", help="video file, image folder, or image glob")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL][@WHEN]")
+    run.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2[@WHEN]")
+    run.add_argument("--mask", action="append", default=[], metavar="[ID:]FILE[@WHEN]")
+    run.add_argument("--prompts", type=Path, default=None, help="JSON/YAML list of prompts")
+    run.add_argument("--every", type=int, default=1, help="process every N-th frame")
+    run.add_argument("--start", type=float, default=None, help="start time in seconds")
+    run.add_argument("--end", type=float, default=None, help="end time in seconds")
+    run.add_argument("--fps", type=float, default=24.0, help="frame rate of an image folder")
+    run.add_argument("--davis", type=Path, default=None, help="also write DAVIS palette PNGs to this folder")
+    run.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    _add_model_args(run)
+
+    info = sub.add_parser("info", help="describe what a source holds")
+    info.add_argument("source", help="video file, image folder, or image glob")
+
     sub.add_parser("models", help="list the SAM 2 models vidseg knows")
     return parser
 
@@ -65,19 +93,10 @@ def _cache_dir() -> Path | None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from vidseg.config import load_config
     from vidseg.demo import DemoConfig, run_demo
 
-    tracker_flags = {
-        "model": args.model,
-        "checkpoint": args.checkpoint,
-        "random_weights": args.random_weights,
-        "image_size": args.image_size,
-        "device": args.device,
-        "seed": args.seed,
-    }
     config = DemoConfig(
-        tracker=load_config(args.config, {"tracker": tracker_flags}).tracker,
+        tracker=_tracker_config(args),
         download=not args.no_download,
         cache_dir=_cache_dir(),
         frames=args.frames,
@@ -85,6 +104,72 @@ def _run_demo(args: argparse.Namespace) -> int:
         out=args.out,
     )
     run_demo(config)
+    return 0
+
+
+def _tracker_config(args: argparse.Namespace) -> Any:
+    from vidseg.config import load_config
+
+    flags = {
+        "model": args.model,
+        "checkpoint": args.checkpoint,
+        "random_weights": args.random_weights,
+        "image_size": args.image_size,
+        "device": args.device,
+        "seed": args.seed,
+    }
+    return load_config(args.config, {"tracker": flags}).tracker
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    from vidseg.prompt_spec import load_prompt_file, parse_cli_prompts
+    from vidseg.track_job import JobConfig, run_job
+
+    prompts = parse_cli_prompts(args.point, args.box, args.mask)
+    if args.prompts is not None:
+        prompts += load_prompt_file(args.prompts)
+    config = JobConfig(
+        source=args.source,
+        out=args.out,
+        prompts=tuple(prompts),
+        tracker=_tracker_config(args),
+        every=args.every,
+        start=args.start,
+        end=args.end,
+        image_fps=args.fps,
+        davis=args.davis,
+        overlay=not args.no_overlay,
+        cache_dir=_cache_dir(),
+        download=not args.no_download,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        log.warning("%s: finishing the frames in flight and closing the outputs (again to abort)",
+                    signal.Signals(signum).name)  # fmt: skip
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        report = run_job(config, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("%s: %d frames processed in %.1f s; outputs in %s", report.status, report.frames_processed,
+             report.seconds, report.out)  # fmt: skip
+    return 0 if report.status == "completed" else 130
+
+
+def _info(args: argparse.Namespace) -> int:
+    from vidseg.sources import open_source
+
+    source = open_source(args.source)
+    try:
+        print("\n".join(source.info.lines()))
+    finally:
+        source.close()
     return 0
 
 
@@ -107,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "run":
+            return _run_job(args)
+        if args.command == "info":
+            return _info(args)
         return _list_models()
     except VidsegError as exc:
         print(f"vidseg: error: {exc}", file=sys.stderr)

@@ -43,3 +43,28 @@ class PromptError(InputError):
 
 class DeviceError(VidsegError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class SourceError(VidsegError, OSError):
+    """A video source cannot be opened or read."""
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """The source path does not exist."""
+
+
+class SourceFormatError(SourceError, ValueError):
+    """The source is not a readable video (or has no video stream)."""
+
+
+class SinkError(VidsegError, OSError):
+    """An output cannot be written."""
+
+
+class PipelineError(VidsegError, RuntimeError):
+    """A pipeline stage failed; the message names the stage."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"stage {stage!r} failed: {type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.cause = cause

@@ -6,6 +6,9 @@ Used by the demo job, the tests and the benchmarks, so none of them needs a vide
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -98,3 +101,30 @@ def moving_shapes_clip(
                     pos[d] = np.clip(pos[d], radius, limit - radius)
         frames.append(img.astype(np.uint8))
     return SyntheticClip(frames=frames, labels=labels, fps=fps)
+
+
+def write_clip_video(
+    clip: SyntheticClip,
+    path: str | Path,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    fps: float | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode a clip's frames to a video file with PyAV (for samples and tests)."""
+    import av
+
+    out_path = Path(path)
+    rate = Fraction(fps if fps is not None else clip.fps).limit_denominator(1001)
+    with av.open(str(out_path), mode="w") as container:
+        stream: Any = container.add_stream(codec, rate=rate)
+        height, width = clip.frames[0].shape[:2]
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if options:
+            stream.options = options
+        for image in clip.frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out_path

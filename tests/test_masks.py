@@ -1,0 +1,45 @@
+"""COCO RLE and label maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pycocotools import mask as coco_mask
+
+from vidseg.errors import InputError
+from vidseg.masks import Rle, decode_rle, encode_rle, mask_box, to_label_map
+
+
+def test_rle_round_trip_and_pycocotools_agreement():
+    rng = np.random.default_rng(0)
+    mask = rng.random((31, 45)) > 0.6
+    rle = encode_rle(mask)
+    assert rle.size == (31, 45) and isinstance(rle.counts, str)
+    np.testing.assert_array_equal(decode_rle(rle), mask)
+    assert coco_mask.area({"size": [31, 45], "counts": rle.counts.encode()}) == mask.sum()
+    assert Rle.from_json(rle.to_json()) == rle
+
+
+def test_bad_rle():
+    with pytest.raises(InputError):
+        Rle.from_json({"size": [2, 2]})
+    with pytest.raises(InputError):
+        Rle.from_json({"size": [2, 2], "counts": [1, 2, 1]})
+
+
+def test_boxes():
+    mask = np.zeros((10, 10), bool)
+    assert mask_box(mask) is None
+    mask[2:5, 3:9] = True
+    assert mask_box(mask) == (3, 2, 9, 5)
+
+
+def test_label_map_later_objects_win_and_dtype():
+    masks = np.zeros((2, 4, 4), bool)
+    masks[0, :2] = True
+    masks[1, 1:3] = True
+    labels = to_label_map(masks, [5, 300])
+    assert labels.dtype == np.uint16
+    assert labels[:, 0].tolist() == [5, 300, 300, 0]
+    with pytest.raises(InputError, match="background"):
+        to_label_map(masks, [0, 1])

@@ -1,0 +1,114 @@
+"""`vidseg run` end to end on a generated H.264 clip, as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidseg.masks import decode_rle
+from vidseg.sinks.label_video import read_label_video
+from vidseg.sinks.objects_jsonl import read_objects_jsonl
+from vidseg.synthetic import moving_shapes_clip, write_clip_video
+
+
+def vidseg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vidseg", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def video_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(frame.time) for frame in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory) -> Path:
+    clip = moving_shapes_clip(num_frames=20, height=480, width=854, num_objects=1, seed=7, fps=25)
+    return write_clip_video(clip, tmp_path_factory.mktemp("clip") / "clip.mp4", fps=25)
+
+
+def test_run_writes_one_entry_per_frame_with_matching_timestamps(clip_file, tmp_path):
+    out = tmp_path / "out"
+    proc = vidseg(
+        "run", str(clip_file), "--out", str(out), "--point", "1:400,240", "--random-weights", "--image-size", "256",
+        "--davis", str(tmp_path / "davis"), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(clip_file)) as container:
+        source_frames = [(f.pts, float(f.time)) for f in container.decode(video=0)]
+    records = list(read_objects_jsonl(out / "objects.jsonl"))
+    labels = list(read_label_video(out / "masks.mkv"))
+    overlay = video_times(out / "overlay.mp4")
+    assert len(records) == len(labels) == len(overlay) == len(source_frames) == 20
+    assert [(r.pts, r.time) for r in records] == source_frames
+    for record, label, shown in zip(records, labels, overlay, strict=True):
+        assert label.time == pytest.approx(record.time, abs=1e-3)  # Matroska keeps milliseconds
+        assert shown == pytest.approx(record.time, abs=1e-3)
+        (obj,) = record.objects
+        assert obj.obj_id == 1
+        np.testing.assert_array_equal(label.labels == 1, decode_rle(obj.rle))
+        assert obj.area == int((label.labels == 1).sum())
+    assert sorted(p.name for p in (tmp_path / "davis").iterdir())[:2] == ["00000.png", "00001.png"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["model"]["random_weights"] is True
+    assert manifest["frames"] == {"read": 20, "processed": 20, "skipped": 0}
+    assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "write"}
+    assert manifest["prompts"] == [{"id": 1, "kind": "points", "points": [[400.0, 240.0]], "labels": [1]}]
+
+
+def test_sigint_mid_run_closes_playable_outputs(tmp_path):
+    clip = moving_shapes_clip(num_frames=200, height=120, width=160, num_objects=1, seed=8)
+    path = write_clip_video(clip, tmp_path / "long.mp4")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidseg", "run", str(path), "--out", str(out), "--point", "60,60",
+         "--random-weights", "--image-size", "64"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    jsonl = out / "objects.jsonl"
+    while time.monotonic() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 5):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    records = list(read_objects_jsonl(jsonl))
+    assert 5 <= len(records) < 200
+    assert len(list(read_label_video(out / "masks.mkv"))) == len(records)
+    assert len(video_times(out / "overlay.mp4")) == len(records)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.mp4", "--point", "1,1"], "does not exist"),
+        (["notes.mp4", "--point", "1,1"], "not a video"),
+        (["clip.mp4"], "no prompts"),
+        (["clip.mp4", "--point", "5000,1"], "outside"),
+        (["clip.mp4", "--point", "1;1"], "--point"),
+    ],
+    ids=["missing", "not-a-video", "no-prompt", "outside", "bad-syntax"],
+)
+def test_bad_input_is_one_clear_line(clip_file, tmp_path, args, message):
+    (tmp_path / "notes.mp4").write_text("hello")
+    (tmp_path / "clip.mp4").write_bytes(clip_file.read_bytes())
+    proc = vidseg("run", *args, "--out", str(tmp_path / "o"), "--random-weights", "--image-size", "64", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_info_describes_the_clip(clip_file, tmp_path):
+    proc = vidseg("info", str(clip_file), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "h264, yuv420p, 854x480" in proc.stdout and "frames:     20" in proc.stdout

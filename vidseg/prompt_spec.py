@@ -1,0 +1,178 @@
+"""Prompts as users write them on the command line or in a file, scheduled on a frame or a time.
+
+Syntax (``vidseg run``)::
+
+    --point [ID:]X,Y[,LABEL][@WHEN]      a click; LABEL 1 (default) = object, 0 = background
+    --box   [ID:]X1,Y1,X2,Y2[@WHEN]      a box
+    --mask  [ID:]FILE.png[@WHEN]         a mask image (non-zero pixels = object)
+
+``ID`` defaults to 1. ``WHEN`` is a processed-frame index (``@12``) or a time in seconds
+(``@2.5s``); default: the first frame. Clicks and a box for the same object and moment form one
+prompt. ``--prompts FILE`` reads a JSON or YAML list of
+``{id, points: [[x, y], ...], labels: [...], box: [x1, y1, x2, y2], mask: PATH, frame: N | time: S}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from vidseg.errors import PromptError
+from vidseg.types import Frame, Prompt
+
+
+@dataclass(frozen=True)
+class ScheduledPrompt:
+    """A prompt and when it applies: at processed frame ``frame``, or the first frame at or after
+    ``time`` seconds (neither: the first frame)."""
+
+    prompt: Prompt
+    frame: int | None = None
+    time: float | None = None
+
+    def due(self, frame: Frame) -> bool:
+        if self.frame is not None:
+            return frame.index >= self.frame
+        if self.time is not None:
+            return frame.time is None or frame.time >= self.time - 1e-6
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.prompt
+        out: dict[str, Any] = {"id": p.obj_id, "kind": p.kind}
+        if p.points:
+            out["points"] = [list(xy) for xy in p.points]
+            out["labels"] = list(p.labels)
+        if p.box is not None:
+            out["box"] = list(p.box)
+        if p.mask is not None:
+            out["mask_area"] = int(p.mask.sum())
+        if self.frame is not None:
+            out["frame"] = self.frame
+        if self.time is not None:
+            out["time"] = self.time
+        return out
+
+
+_SPEC = re.compile(r"^(?:(?P<id>\d+):)?(?P<body>[^@]+?)(?:@(?P<when>[0-9.]+s?))?$")
+
+
+def _split(spec: str, what: str) -> tuple[int, str, int | None, float | None]:
+    match = _SPEC.match(spec.strip())
+    if not match:
+        raise PromptError(f"cannot read {what} {spec!r}; see `vidseg run --help` for the syntax")
+    obj_id = int(match["id"]) if match["id"] else 1
+    when = match["when"]
+    frame = time = None
+    if when:
+        try:
+            if when.endswith("s"):
+                time = float(when[:-1])
+            else:
+                frame = int(when)
+        except ValueError as exc:
+            raise PromptError(f"cannot read the moment {when!r} of {what} {spec!r}: use @FRAME or @SECONDSs") from exc
+    return obj_id, match["body"], frame, time
+
+
+def _numbers(body: str, counts: Sequence[int], what: str, spec: str) -> list[float]:
+    try:
+        values = [float(v) for v in body.split(",")]
+    except ValueError as exc:
+        raise PromptError(f"{what} {spec!r} must be comma-separated numbers") from exc
+    if len(values) not in counts:
+        raise PromptError(f"{what} {spec!r} needs {' or '.join(map(str, counts))} numbers; found {len(values)}")
+    return values
+
+
+def load_mask(path: str | Path) -> np.ndarray:
+    """A mask image as an HxW bool array (non-zero pixels = object)."""
+    file = Path(path)
+    if not file.is_file():
+        raise PromptError(f"mask file {file} does not exist")
+    try:
+        with Image.open(file) as img:
+            data = np.asarray(img.convert("L"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise PromptError(f"mask file {file} is not an image: {exc}") from exc
+    return np.asarray(data > 0)
+
+
+@dataclass
+class _Draft:
+    points: list[tuple[float, float]]
+    labels: list[int]
+    box: tuple[float, float, float, float] | None = None
+
+
+def parse_cli_prompts(
+    points: Iterable[str] = (), boxes: Iterable[str] = (), masks: Iterable[str] = ()
+) -> list[ScheduledPrompt]:
+    """Scheduled prompts from ``--point``, ``--box`` and ``--mask`` values.
+
+    Raises:
+        PromptError: a value does not follow the syntax (the message quotes it).
+    """
+    drafts: dict[tuple[int, int | None, float | None], _Draft] = {}
+    for spec in points:
+        obj_id, body, frame, time = _split(spec, "--point")
+        values = _numbers(body, (2, 3), "--point", spec)
+        draft = drafts.setdefault((obj_id, frame, time), _Draft([], []))
+        draft.points.append((values[0], values[1]))
+        draft.labels.append(int(values[2]) if len(values) == 3 else 1)
+    for spec in boxes:
+        obj_id, body, frame, time = _split(spec, "--box")
+        x1, y1, x2, y2 = _numbers(body, (4,), "--box", spec)
+        draft = drafts.setdefault((obj_id, frame, time), _Draft([], []))
+        if draft.box is not None:
+            raise PromptError(f"two boxes for object {obj_id} at the same moment ({spec!r}); give one")
+        draft.box = (x1, y1, x2, y2)
+    out = [
+        ScheduledPrompt(Prompt(obj_id, points=tuple(d.points), labels=tuple(d.labels), box=d.box), frame, time)
+        for (obj_id, frame, time), d in drafts.items()
+    ]
+    for spec in masks:
+        obj_id, body, frame, time = _split(spec, "--mask")
+        out.append(ScheduledPrompt(Prompt(obj_id, mask=load_mask(body)), frame, time))
+    return out
+
+
+def load_prompt_file(path: str | Path) -> list[ScheduledPrompt]:
+    """Scheduled prompts from a JSON or YAML file (a list of prompt mappings)."""
+    file = Path(path)
+    if not file.is_file():
+        raise PromptError(f"prompt file {file} does not exist")
+    text = file.read_text()
+    try:
+        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise PromptError(f"prompt file {file} is not valid JSON/YAML: {exc}") from exc
+    if not isinstance(data, list):
+        raise PromptError(f"prompt file {file} must hold a list of prompts; found {type(data).__name__}")
+    out = []
+    for k, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise PromptError(f"prompt {k} in {file} must be a mapping; found {item!r:.60}")
+        unknown = set(item) - {"id", "points", "labels", "box", "mask", "frame", "time"}
+        if unknown:
+            raise PromptError(f"prompt {k} in {file} has unknown keys {sorted(unknown)}")
+        try:
+            points = tuple((float(p[0]), float(p[1])) for p in item.get("points", []))
+            labels = tuple(int(v) for v in item.get("labels", [1] * len(points)))
+            box = tuple(float(v) for v in item["box"]) if item.get("box") is not None else None
+            mask = load_mask(file.parent / item["mask"]) if item.get("mask") else None
+            prompt = Prompt(int(item.get("id", 1)), points=points, labels=labels, box=box, mask=mask)  # type: ignore[arg-type]
+            frame = int(item["frame"]) if item.get("frame") is not None else None
+            time = float(item["time"]) if item.get("time") is not None else None
+        except (TypeError, ValueError, IndexError) as exc:
+            raise PromptError(f"prompt {k} in {file} is malformed: {exc}") from exc
+        out.append(ScheduledPrompt(prompt, frame, time))
+    return out

@@ -1,0 +1,182 @@
+"""The file job: track prompted objects through a video (or image folder) and write the outputs.
+
+decode (PyAV) -> track (the only thread touching the model) -> write (label video, overlay,
+JSON lines, DAVIS PNGs), joined by bounded queues; a manifest records what was done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidseg import __version__
+from vidseg.config import TrackerConfig
+from vidseg.errors import PromptError, VidsegError
+from vidseg.progress import Progress
+from vidseg.prompt_spec import ScheduledPrompt
+from vidseg.runner import StagedRun
+from vidseg.sinks.outputs import FileOutputs, TrackedFrame
+from vidseg.sources import open_source
+from vidseg.tracking import Sam2Tracker, build_tracker
+from vidseg.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything ``vidseg run`` needs (see ``vidseg run --help``)."""
+
+    source: str
+    out: Path
+    prompts: tuple[ScheduledPrompt, ...]
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    every: int = 1
+    start: float | None = None
+    end: float | None = None
+    image_fps: float = 24.0
+    davis: Path | None = None
+    overlay: bool = True
+    visible_threshold: float = 0.5
+    queue_size: int = 8
+    cache_dir: Path | None = None
+    download: bool = True
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """How a run ended, and what it wrote."""
+
+    status: str  # "completed", "interrupted" or "failed"
+    frames_read: int
+    frames_processed: int
+    frames_skipped: int
+    seconds: float
+    out: Path
+    error: str | None = None
+
+
+class _PromptFeeder:
+    """Hands each scheduled prompt to the tracker on the first frame it is due."""
+
+    def __init__(self, prompts: tuple[ScheduledPrompt, ...]) -> None:
+        self._waiting = list(prompts)
+
+    def feed(self, tracker: Sam2Tracker, frame: Frame) -> None:
+        due = [p for p in self._waiting if p.due(frame)]
+        for scheduled in due:
+            tracker.add(scheduled.prompt)
+            self._waiting.remove(scheduled)
+            log.info("frame %d: prompt for object %d (%s)", frame.index, scheduled.prompt.obj_id, scheduled.prompt.kind)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_job(config: JobConfig, stop: threading.Event | None = None, show_progress: bool = True) -> JobReport:
+    """Run the file job; see the module docstring.
+
+    Args:
+        config: what to read, how to track, where to write.
+        stop: set it (e.g. from a signal handler) to stop reading; frames in flight finish and
+            every output is closed.
+        show_progress: report frames, fps and ETA while running.
+
+    Raises:
+        VidsegError: bad source, prompts, checkpoint or outputs (before anything is written), or
+            a stage failure (:class:`~vidseg.errors.PipelineError`, after the outputs are closed
+            and the manifest is written).
+    """
+    started = time.time()
+    source = open_source(config.source, every=config.every, start=config.start, end=config.end, fps=config.image_fps)
+    try:
+        if not config.prompts:
+            raise PromptError("no prompts given: add at least one --point, --box, --mask or --prompts FILE")
+        for scheduled in config.prompts:
+            scheduled.prompt.check_inside(source.info.height, source.info.width)
+        tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
+        outputs = FileOutputs(
+            config.out,
+            fps=source.info.fps or 25.0,
+            max_id=max(p.prompt.obj_id for p in config.prompts),
+            davis=config.davis,
+            overlay=config.overlay,
+            visible_threshold=config.visible_threshold,
+        )
+    except BaseException:
+        source.close()
+        raise
+
+    feeder = _PromptFeeder(config.prompts)
+    total = source.info.frames
+    progress = Progress(-(-total // config.every) if total else None) if show_progress else None
+    stop_event = stop if stop is not None else threading.Event()
+
+    def track(frame: Frame) -> TrackedFrame:
+        feeder.feed(tracker, frame)
+        return TrackedFrame(frame, tracker.step(frame))
+
+    def write(item: TrackedFrame) -> None:
+        outputs.write(item)
+        if progress is not None:
+            progress.update()
+
+    run = StagedRun("decode", source, [("track", track), ("write", write)], config.queue_size, stop_event)
+    error: VidsegError | None = None
+    try:
+        run.run()
+    except VidsegError as exc:
+        error = exc
+    finally:
+        try:
+            outputs.close()
+        finally:
+            source.close()
+    if progress is not None:
+        progress.finish()
+    status = "failed" if error else ("interrupted" if stop_event.is_set() else "completed")
+    report = JobReport(
+        status=status,
+        frames_read=source.stats.decoded,
+        frames_processed=outputs.frames,
+        frames_skipped=source.stats.skipped_corrupt,
+        seconds=time.time() - started,
+        out=config.out,
+        error=str(error) if error else None,
+    )
+    manifest = {
+        "vidseg_version": __version__,
+        "status": status,
+        "error": report.error,
+        "started": started,
+        "seconds": report.seconds,
+        "source": _jsonable(source.info),
+        "model": _jsonable(tracker.info),
+        "prompts": [p.to_json() for p in config.prompts],
+        "config": _jsonable({k: v for k, v in asdict(config).items() if k != "prompts"}),
+        "frames": {"read": report.frames_read, "processed": report.frames_processed, "skipped": report.frames_skipped},
+        "source_errors": source.stats.errors,
+        "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in run.timings.items()},
+        "outputs": sorted(p.name for p in config.out.iterdir()),
+    }
+    (config.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if report.frames_skipped:
+        log.warning("%d corrupt packet(s) were skipped; see manifest.json", report.frames_skipped)
+    if error is not None:
+        raise error
+    return report
