@@ -25,6 +25,7 @@ test: lint pytest
 bench: setup
 	$(PY) bench/tracker_memory.py
 	$(PY) bench/tracker_objects.py
+	$(PY) bench/pipeline_overhead.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -20,15 +20,11 @@ def test_demo_with_random_weights_writes_outputs(tmp_path):
     out = tmp_path / "demo"
     proc = run_cli("demo", "--random-weights", "--image-size", "64", "--frames", "4", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    report = json.loads((out / "summary.json").read_text())
-    assert report["summary"]["random_weights"] is True and report["model"]["random_weights"] is True
-    assert [row["frame"] for row in report["frames"]] == [0, 1, 2, 3]
-    assert {obj["id"] for obj in report["frames"][0]["objects"]} == {1, 2}
-    assert sorted(p.name for p in out.glob("overlay_*.png")) == [
-        "overlay_00000.png",
-        "overlay_00002.png",
-        "overlay_00003.png",
-    ]
+    assert (out / "sample.mp4").is_file()
+    assert {p.name for p in (out / "run").iterdir()} == {"masks.mkv", "overlay.mp4", "objects.jsonl", "manifest.json"}
+    manifest = json.loads((out / "run" / "manifest.json").read_text())
+    assert manifest["model"]["random_weights"] is True and manifest["frames"]["processed"] == 4
+    assert "mean IoU with the ground truth" in proc.stderr and "random weights" in proc.stderr
 
 
 def test_demo_without_checkpoint_offline_is_one_clear_line(tmp_path):
@@ -59,13 +55,13 @@ def test_config_preset_and_flag_override(tmp_path):
     out = tmp_path / "demo"
     proc = run_cli("demo", "--config", str(preset), "--frames", "2", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    model = json.loads((out / "summary.json").read_text())["model"]
+    model = json.loads((out / "run" / "manifest.json").read_text())["model"]
     assert model["image_size"] == 64 and model["random_weights"] is True
     proc = run_cli(
         "demo", "--config", str(preset), "--image-size", "96", "--frames", "2", "--out", str(out), cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((out / "summary.json").read_text())["model"]["image_size"] == 96
+    assert json.loads((out / "run" / "manifest.json").read_text())["model"]["image_size"] == 96
 
 
 def test_config_with_unknown_option_is_one_clear_line(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from pipelines.track_synthetic import track_clip
 
 
@@ -9,3 +11,43 @@ def test_track_synthetic_recipe(make_tracker):
     ious = track_clip(make_tracker(image_size=64), frames=3, objects=2)
     assert len(ious) == 3
     assert all(set(row) == {1, 2} and all(0.0 <= v <= 1.0 for v in row.values()) for row in ious)
+
+
+def test_file_to_masks_recipe_on_odd_sized_variable_rate_video(tmp_path):
+    """Odd frame size and irregular timestamps go through the whole job unchanged."""
+    import av
+    import numpy as np
+
+    from pipelines.file_to_masks import file_to_masks
+    from vidseg.config import TrackerConfig
+    from vidseg.sinks.label_video import read_label_video
+    from vidseg.sinks.objects_jsonl import read_objects_jsonl
+    from vidseg.synthetic import moving_shapes_clip
+
+    clip = moving_shapes_clip(num_frames=6, height=75, width=101, num_objects=1, seed=3)
+    times_ms = [0, 40, 90, 100, 180, 400]  # variable frame rate
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 101, 75, "yuv444p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for image, ms in zip(clip.frames, times_ms, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = ms, stream.time_base
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    x, y = clip.center(0, 1)
+    report = file_to_masks(
+        path, tmp_path / "o", [f"{x},{y}"], tracker=TrackerConfig(random_weights=True, image_size=64)
+    )
+    assert report.status == "completed" and report.frames_processed == 6
+    records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
+    assert [round(r.time * 1000) for r in records] == times_ms
+    labels = list(read_label_video(tmp_path / "o" / "masks.mkv"))
+    assert [round(f.time * 1000) for f in labels] == times_ms
+    with av.open(str(tmp_path / "o" / "overlay.mp4")) as overlay:
+        assert [round(float(f.time) * 1000) for f in overlay.decode(video=0)] == times_ms
+    assert labels[0].labels.shape == (75, 101)
+    np.testing.assert_array_equal(labels[2].labels == 1, records[2].objects[0].mask())

@@ -57,7 +57,8 @@ class JobReport:
     frames_read: int
     frames_processed: int
     frames_skipped: int
-    seconds: float
+    seconds: float  # the whole job, model loading included
+    run_seconds: float  # from the first frame read to the last frame written
     out: Path
     error: str | None = None
 
@@ -138,11 +139,13 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
 
     run = StagedRun("decode", source, [("track", track), ("write", write)], config.queue_size, stop_event)
     error: VidsegError | None = None
+    run_started = time.perf_counter()
     try:
         run.run()
     except VidsegError as exc:
         error = exc
     finally:
+        run_seconds = time.perf_counter() - run_started
         try:
             outputs.close()
         finally:
@@ -156,6 +159,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         frames_processed=outputs.frames,
         frames_skipped=source.stats.skipped_corrupt,
         seconds=time.time() - started,
+        run_seconds=run_seconds,
         out=config.out,
         error=str(error) if error else None,
     )
@@ -165,6 +169,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         "error": report.error,
         "started": started,
         "seconds": report.seconds,
+        "run_seconds": report.run_seconds,
         "source": _jsonable(source.info),
         "model": _jsonable(tracker.info),
         "prompts": [p.to_json() for p in config.prompts],
@@ -175,6 +180,8 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         "outputs": sorted(p.name for p in config.out.iterdir()),
     }
     (config.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if tracker.info.random_weights:
+        log.warning("the model ran with random weights: its masks are meaningless (manifest.json says so)")
     if report.frames_skipped:
         log.warning("%d corrupt packet(s) were skipped; see manifest.json", report.frames_skipped)
     if error is not None:

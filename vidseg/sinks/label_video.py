@@ -60,7 +60,8 @@ class LabelVideoWriter:
         self._stream.width = width
         self._stream.height = height
         self._stream.pix_fmt = self._format
-        self._stream.time_base = _DEFAULT_TIME_BASE
+        # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
+        self._stream.time_base = self._stream.codec_context.time_base = _DEFAULT_TIME_BASE
         self._stream.options = {"level": "3", "g": "1", "slicecrc": "1"}
 
     def write(self, labels: np.ndarray, time: float | None = None) -> None:

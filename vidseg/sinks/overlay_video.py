@@ -35,7 +35,8 @@ class OverlayVideoWriter:
             raise SinkError(f"cannot create overlay video {self.path}: {exc}") from exc
         self._stream.width, self._stream.height = self._even[1], self._even[0]
         self._stream.pix_fmt = "yuv420p"
-        self._stream.time_base = _TIME_BASE
+        # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
+        self._stream.time_base = self._stream.codec_context.time_base = _TIME_BASE
         self._stream.options = {"crf": str(crf), "preset": "veryfast"}
 
     def write(self, image: ImageArray, masks: BoolArray, object_ids: IntArray, time: float | None = None) -> None:
