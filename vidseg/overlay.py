@@ -7,6 +7,7 @@ import colorsys
 import cv2
 import numpy as np
 
+from vidseg.masks import to_label_map
 from vidseg.types import BoolArray, ImageArray, IntArray
 
 
@@ -17,20 +18,39 @@ def color_of(obj_id: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def draw_overlay(image: ImageArray, masks: BoolArray, object_ids: IntArray, alpha: float = 0.5) -> ImageArray:
-    """Return a copy of ``image`` with each mask tinted, outlined and labelled by its id."""
+def draw_overlay(
+    image: ImageArray,
+    masks: BoolArray,
+    object_ids: IntArray,
+    alpha: float = 0.5,
+    labels: np.ndarray | None = None,
+) -> ImageArray:
+    """Return a copy of ``image`` with each mask tinted, outlined and labelled by its id.
+
+    Where masks overlap, the object listed later is drawn on top. ``labels`` (the label map of
+    the same masks, see :func:`vidseg.masks.to_label_map`) saves recomputing it.
+    """
+    present = [(mask, int(obj_id)) for mask, obj_id in zip(masks, object_ids, strict=True) if mask.any()]
+    if not present:
+        return image.copy()
+    if labels is None:
+        labels = to_label_map(masks, object_ids)
+    lut = np.zeros((int(labels.max()) + 1 if labels.dtype != np.uint8 else 256, 3), dtype=np.uint8)
+    for _, obj_id in present:
+        lut[obj_id] = color_of(obj_id)
+    if labels.dtype == np.uint8:
+        tint = cv2.LUT(cv2.merge([labels, labels, labels]), lut.reshape(256, 1, 3))
+    else:
+        tint = np.take(lut, labels, axis=0)
+    blended = cv2.addWeighted(image, 1.0 - alpha, tint, alpha, 0.0)
     out = image.copy()
-    for mask, obj_id in zip(masks, object_ids, strict=True):
-        if not mask.any():
-            continue
-        color = np.array(color_of(int(obj_id)), dtype=np.float32)
-        out[mask] = (out[mask] * (1 - alpha) + color * alpha).astype(np.uint8)
-        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), thickness=2)
-        ys, xs = np.nonzero(mask)
-        org = (int(xs.min()), max(int(ys.min()) - 4, 12))
-        cv2.putText(out, str(int(obj_id)), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
-        cv2.putText(
-            out, str(int(obj_id)), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, tuple(int(c) for c in color), 1, cv2.LINE_AA
-        )
+    cv2.copyTo(blended, (labels > 0).view(np.uint8), out)
+    for mask, obj_id in present:
+        color = color_of(obj_id)
+        contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, color, thickness=2)
+        x, y, _, _ = cv2.boundingRect(np.concatenate(contours))
+        org = (x, max(y - 4, 12))
+        cv2.putText(out, str(obj_id), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(out, str(obj_id), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
     return out

@@ -13,7 +13,9 @@ Every wait has a timeout and checks the abort flag, so nothing hangs on a dead n
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _END = object()  # end-of-stream sentinel
 _POLL = 0.1
+_BACKGROUND_NICE = 10
 
 
 @dataclass
@@ -53,6 +56,7 @@ class StagedRun:
         stages: (name, fn) pairs; the last stage's outputs are discarded.
         queue_size: items each queue holds.
         stop_event: set it (from any thread or a signal handler) to stop reading gracefully.
+        background: names of stages to run at a lower OS priority (Linux), e.g. all but the model.
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class StagedRun:
         stages: list[tuple[str, Callable[[Any], Any]]],
         queue_size: int = 8,
         stop_event: threading.Event | None = None,
+        background: Iterable[str] = (),
     ) -> None:
         self._source = source
         self._stages = [_Stage(source_name, None)] + [_Stage(name, fn) for name, fn in stages]
@@ -70,6 +75,7 @@ class StagedRun:
         self._abort = threading.Event()
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
+        self._background = set(background)
 
     @property
     def timings(self) -> dict[str, StageTiming]:
@@ -104,8 +110,16 @@ class StagedRun:
                 continue
         return _END
 
+    def _lower_priority(self, stage: _Stage) -> None:
+        # On Linux a thread has its own nice value. Stages other than the model yield the CPU to
+        # it, so their work fills the model's idle moments instead of stalling its worker threads.
+        if stage.name in self._background and hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):  # not permitted: run at normal priority
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BACKGROUND_NICE)
+
     def _read(self) -> None:
         stage, out = self._stages[0], self._queues[0]
+        self._lower_priority(stage)
         try:
             iterator = iter(self._source)
             while not self.stop_event.is_set():
@@ -125,6 +139,7 @@ class StagedRun:
 
     def _work(self, k: int) -> None:
         stage = self._stages[k]
+        self._lower_priority(stage)
         inbox = self._queues[k - 1]
         outbox = self._queues[k] if k < len(self._queues) else None
         assert stage.fn is not None

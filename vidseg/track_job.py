@@ -137,7 +137,14 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         if progress is not None:
             progress.update()
 
-    run = StagedRun("decode", source, [("track", track), ("write", write)], config.queue_size, stop_event)
+    run = StagedRun(
+        "decode",
+        source,
+        [("track", track), ("write", write)],
+        config.queue_size,
+        stop_event,
+        background=("decode", "write"),
+    )
     error: VidsegError | None = None
     run_started = time.perf_counter()
     try:

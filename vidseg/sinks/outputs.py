@@ -80,7 +80,7 @@ class FileOutputs:
         labels = to_label_map(result.masks, result.object_ids, dtype=self._labels_dtype())
         self._labels.write(labels, time=frame.time)
         if self._overlay is not None:
-            self._overlay.write(frame.image, result.masks, result.object_ids, time=frame.time)
+            self._overlay.write(frame.image, result.masks, result.object_ids, time=frame.time, labels=labels)
         self._jsonl.write(FrameRecord.build(frame, result, self._threshold))
         if self._davis is not None:
             self._davis.write(labels, frame.index)

@@ -37,11 +37,20 @@ class OverlayVideoWriter:
         self._stream.pix_fmt = "yuv420p"
         # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
         self._stream.time_base = self._stream.codec_context.time_base = _TIME_BASE
-        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        # A preview: cheap to encode, so it hides behind the model even on 2 CPU cores.
+        self._stream.options = {"crf": str(crf), "preset": "ultrafast", "threads": "1"}
 
-    def write(self, image: ImageArray, masks: BoolArray, object_ids: IntArray, time: float | None = None) -> None:
-        """Draw the masks over ``image`` and append it, shown at ``time`` seconds."""
-        frame_rgb = draw_overlay(image, masks, object_ids)
+    def write(
+        self,
+        image: ImageArray,
+        masks: BoolArray,
+        object_ids: IntArray,
+        time: float | None = None,
+        labels: np.ndarray | None = None,
+    ) -> None:
+        """Draw the masks over ``image`` and append it, shown at ``time`` seconds (``labels``: the
+        masks' label map, if already computed)."""
+        frame_rgb = draw_overlay(image, masks, object_ids, labels=labels)
         pad_h, pad_w = self._even[0] - image.shape[0], self._even[1] - image.shape[1]
         if pad_h or pad_w:
             frame_rgb = np.pad(frame_rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
