@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from vidseg.config import TrackerConfig
+from vidseg.errors import VidsegError
 from vidseg.prompt_spec import parse_cli_prompts
 from vidseg.track_job import JobConfig, JobReport, run_job
 
@@ -42,7 +43,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     tracker = TrackerConfig(checkpoint=args.checkpoint, random_weights=args.random_weights, image_size=args.image_size)
-    report = file_to_masks(args.source, args.out, args.point, args.box, tracker)
+    try:
+        report = file_to_masks(args.source, args.out, args.point, args.box, tracker)
+    except VidsegError as exc:
+        raise SystemExit(f"file_to_masks: error: {exc}") from None
     print(f"{report.status}: {report.frames_processed} frames -> {report.out}")
 
 

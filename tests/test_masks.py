@@ -7,7 +7,7 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.masks import Rle, decode_rle, encode_rle, mask_box, to_label_map
+from vidseg.masks import Rle, decode_rle, encode_rle, exclusive_masks, mask_box, to_label_map
 
 
 def test_rle_round_trip_and_pycocotools_agreement():
@@ -43,3 +43,17 @@ def test_label_map_later_objects_win_and_dtype():
     assert labels[:, 0].tolist() == [5, 300, 300, 0]
     with pytest.raises(InputError, match="background"):
         to_label_map(masks, [0, 1])
+
+
+def test_exclusive_masks_give_each_pixel_to_the_higher_logit():
+    masks = np.zeros((3, 1, 4), bool)
+    masks[0, 0, :3] = True
+    masks[1, 0, 1:] = True
+    logits = np.zeros((3, 1, 4), np.float32)
+    logits[0, 0] = [5, 5, 1, 0]
+    logits[1, 0] = [0, 2, 3, 4]
+    out = exclusive_masks(masks, logits)
+    assert out[0, 0].tolist() == [True, True, False, False]
+    assert out[1, 0].tolist() == [False, False, True, True]
+    assert not out[2].any() and out.sum(axis=0).max() == 1
+    np.testing.assert_array_equal(exclusive_masks(masks[:1], logits[:1]), masks[:1])

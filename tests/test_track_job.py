@@ -14,10 +14,16 @@ import av
 import numpy as np
 import pytest
 
+from vidseg.config import TrackerConfig
+from vidseg.errors import PipelineError, PromptError, SourceError
 from vidseg.masks import decode_rle
+from vidseg.prompt_spec import ScheduledPrompt
 from vidseg.sinks.label_video import read_label_video
 from vidseg.sinks.objects_jsonl import read_objects_jsonl
+from vidseg.sinks.outputs import FileOutputs
 from vidseg.synthetic import moving_shapes_clip, write_clip_video
+from vidseg.track_job import JobConfig, run_job
+from vidseg.types import Prompt
 
 
 def vidseg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -59,12 +65,13 @@ def test_run_writes_one_entry_per_frame_with_matching_timestamps(clip_file, tmp_
     assert sorted(p.name for p in (tmp_path / "davis").iterdir())[:2] == ["00000.png", "00001.png"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["model"]["random_weights"] is True
-    assert manifest["frames"] == {"read": 20, "processed": 20, "skipped": 0}
+    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets_skipped": 0}
     assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "write"}
     assert manifest["prompts"] == [{"id": 1, "kind": "points", "points": [[400.0, 240.0]], "labels": [1]}]
 
 
-def test_sigint_mid_run_closes_playable_outputs(tmp_path):
+@pytest.mark.parametrize("signals", [1, 2], ids=["sigint", "sigint-twice"])
+def test_sigint_mid_run_closes_playable_outputs(tmp_path, signals):
     clip = moving_shapes_clip(num_frames=200, height=120, width=160, num_objects=1, seed=8)
     path = write_clip_video(clip, tmp_path / "long.mp4")
     out = tmp_path / "out"
@@ -78,7 +85,9 @@ def test_sigint_mid_run_closes_playable_outputs(tmp_path):
     jsonl = out / "objects.jsonl"
     while time.monotonic() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 5):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    for _ in range(signals):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
@@ -86,7 +95,8 @@ def test_sigint_mid_run_closes_playable_outputs(tmp_path):
     assert 5 <= len(records) < 200
     assert len(list(read_label_video(out / "masks.mkv"))) == len(records)
     assert len(video_times(out / "overlay.mp4")) == len(records)
-    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    status = json.loads((out / "manifest.json").read_text())["status"]
+    assert status == ("interrupted" if signals == 1 else "aborted")
 
 
 @pytest.mark.parametrize(
@@ -112,3 +122,75 @@ def test_info_describes_the_clip(clip_file, tmp_path):
     proc = vidseg("info", str(clip_file), cwd=tmp_path)
     assert proc.returncode == 0
     assert "h264, yuv420p, 854x480" in proc.stdout and "frames:     20" in proc.stdout
+
+
+def _job(source: Path, out: Path, *prompts: ScheduledPrompt, **kwargs: object) -> JobConfig:
+    tracker = TrackerConfig(random_weights=True, image_size=64, device="cpu")
+    return JobConfig(source=str(source), out=out, prompts=prompts, tracker=tracker, **kwargs)  # type: ignore[arg-type]
+
+
+def _click(obj_id: int, x: float, y: float, **when: int | float) -> ScheduledPrompt:
+    return ScheduledPrompt(Prompt(obj_id, points=((x, y),), labels=(1,)), **when)  # type: ignore[arg-type]
+
+
+def test_overlapping_objects_get_the_same_masks_in_every_output(clip_file, tmp_path):
+    # Random weights cover almost the whole frame for both objects: they overlap everywhere.
+    report = run_job(_job(clip_file, tmp_path / "o", _click(1, 400, 240), _click(2, 100, 100)), show_progress=False)
+    assert report.status == "completed"
+    records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
+    for record, label in zip(records, read_label_video(tmp_path / "o" / "masks.mkv"), strict=True):
+        masks = {obj.obj_id: obj.mask() for obj in record.objects}
+        assert not (masks[1] & masks[2]).any()
+        for obj_id, mask in masks.items():
+            np.testing.assert_array_equal(label.labels == obj_id, mask)
+
+
+def test_a_failing_stage_is_named_and_outputs_stay_readable(clip_file, tmp_path, monkeypatch):
+    real = FileOutputs.write
+
+    def broken(self: FileOutputs, item: object) -> None:
+        if self.frames == 3:
+            raise OSError("disk full (injected)")
+        real(self, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileOutputs, "write", broken)
+    with pytest.raises(PipelineError, match="stage 'write' failed: OSError: disk full") as info:
+        run_job(_job(clip_file, tmp_path / "o", _click(1, 400, 240)), show_progress=False)
+    assert info.value.stage == "write"
+    assert len(list(read_label_video(tmp_path / "o" / "masks.mkv"))) == 3
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "disk full" in manifest["error"]
+
+
+def test_prompts_later_in_the_clip_and_ones_never_reached(clip_file, tmp_path):
+    config = _job(
+        clip_file, tmp_path / "o", _click(1, 400, 240), _click(2, 50, 50, time=0.4), _click(3, 9, 9, frame=99)
+    )
+    run_job(config, show_progress=False)
+    records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
+    assert [len(r.objects) for r in records] == [1] * 10 + [2] * 10  # 0.4 s = frame 10 at 25 fps
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert [p["id"] for p in manifest["prompts_not_applied"]] == [3]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "prompt", "error", "message"),
+    [
+        ({}, _click(0, 1, 1), PromptError, "0 is the background"),
+        ({"davis": "d"}, _click(300, 1, 1), PromptError, "drop --davis"),
+        ({"start": 5.0}, _click(1, 1, 1), SourceError, "no frame was decoded"),
+        ({"every": 0}, _click(1, 1, 1), SourceError, "--every"),
+    ],
+    ids=["id-zero", "davis-id", "start-after-end", "every-zero"],
+)
+def test_job_input_errors(clip_file, tmp_path, kwargs, prompt, error, message):
+    if "davis" in kwargs:
+        kwargs = {"davis": tmp_path / "d"}
+    with pytest.raises(error, match=message):
+        run_job(_job(clip_file, tmp_path / "o", prompt, **kwargs), show_progress=False)
+
+
+def test_a_video_with_brackets_in_its_name(clip_file, tmp_path):
+    odd = tmp_path / "talk [1080p].mp4"
+    odd.write_bytes(clip_file.read_bytes())
+    assert run_job(_job(odd, tmp_path / "o", _click(1, 400, 240), end=0.1), show_progress=False).frames_processed == 3

@@ -75,6 +75,23 @@ def label_dtype(max_id: int) -> type[np.uint8] | type[np.uint16]:
     return np.uint8 if max_id <= 255 else np.uint16
 
 
+def exclusive_masks(masks: BoolArray, logits: npt.NDArray[np.float32]) -> BoolArray:
+    """Masks with overlaps resolved: a pixel claimed by several objects goes to the one with the
+    highest logit there (SAM 2's non-overlap rule), so every pixel has at most one object."""
+    if masks.shape != logits.shape or masks.ndim != 3:
+        raise InputError(f"masks {masks.shape} and logits {logits.shape} must both be (N, H, W)")
+    if masks.shape[0] < 2:
+        return masks
+    overlap = masks.sum(axis=0) > 1
+    if not overlap.any():
+        return masks
+    winner = np.argmax(np.where(masks, logits, -np.inf), axis=0)
+    resolved = masks.copy()
+    for k in range(masks.shape[0]):
+        resolved[k] &= ~overlap | (winner == k)
+    return resolved
+
+
 def to_label_map(
     masks: BoolArray, object_ids: Sequence[int] | npt.NDArray[np.int64], dtype: type | None = None
 ) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:

@@ -35,7 +35,8 @@ def draw_overlay(
         return image.copy()
     if labels is None:
         labels = to_label_map(masks, object_ids)
-    lut = np.zeros((int(labels.max()) + 1 if labels.dtype != np.uint8 else 256, 3), dtype=np.uint8)
+    top = max(int(labels.max()), max(obj_id for _, obj_id in present))
+    lut = np.zeros((256 if labels.dtype == np.uint8 else top + 1, 3), dtype=np.uint8)
     for _, obj_id in present:
         lut[obj_id] = color_of(obj_id)
     if labels.dtype == np.uint8:

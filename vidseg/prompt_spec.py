@@ -38,11 +38,12 @@ class ScheduledPrompt:
     frame: int | None = None
     time: float | None = None
 
-    def due(self, frame: Frame) -> bool:
+    def due(self, frame: Frame, origin: float = 0.0) -> bool:
+        """Whether to apply on ``frame``; times count from ``origin`` (the stream's start time)."""
         if self.frame is not None:
             return frame.index >= self.frame
         if self.time is not None:
-            return frame.time is None or frame.time >= self.time - 1e-6
+            return frame.time is None or frame.time - origin >= self.time - 1e-6
         return True
 
     def to_json(self) -> dict[str, Any]:

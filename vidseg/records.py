@@ -79,11 +79,15 @@ class FrameRecord:
     objects: tuple[ObjectRecord, ...]
 
     @classmethod
-    def build(cls, frame: Frame, result: TrackingResult, threshold: float = 0.5) -> FrameRecord:
-        visible = result.visible(threshold)
+    def build(
+        cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None
+    ) -> FrameRecord:
+        """The record of ``frame``; ``masks`` replaces the result's masks (e.g. overlaps resolved)."""
+        masks = result.masks if masks is None else masks
+        visible = (result.scores > threshold) & masks.reshape(len(result), -1).any(axis=1)
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
-            mask = result.masks[k]
+            mask = masks[k]
             objects.append(
                 ObjectRecord(
                     obj_id=int(obj_id),

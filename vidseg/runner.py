@@ -76,6 +76,7 @@ class StagedRun:
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
         self._background = set(background)
+        self.stuck: list[str] = []  # threads still alive after run() (their resources are in use)
 
     @property
     def timings(self) -> dict[str, StageTiming]:
@@ -89,6 +90,7 @@ class StagedRun:
         with self._lock:
             self._errors.append(PipelineError(stage, exc))
         log.error("stage %s failed: %s", stage, exc)
+        log.debug("stage %s traceback", stage, exc_info=exc)
         self._abort.set()
         self.stop_event.set()
 
@@ -172,13 +174,18 @@ class StagedRun:
         ]
         for thread in threads:
             thread.start()
-        # Wait for the last stage; the others finish before it (it gets their end marker).
-        while threads[-1].is_alive():
-            threads[-1].join(timeout=_POLL)
-        self._abort.set()  # release any stage still blocked on a queue
-        for thread in threads:
-            thread.join(timeout=join_timeout)
-            if thread.is_alive():
-                log.error("thread %s did not stop within %.0f s", thread.name, join_timeout)
+        try:
+            # Wait for the last stage; the others finish before it (it gets their end marker).
+            while threads[-1].is_alive():
+                threads[-1].join(timeout=_POLL)
+        finally:
+            # Also on KeyboardInterrupt in this thread: stop every stage before anyone closes
+            # the source or the outputs under them.
+            self._abort.set()
+            for thread in threads:
+                thread.join(timeout=join_timeout)
+            self.stuck = [thread.name for thread in threads if thread.is_alive()]
+        if self.stuck:
+            raise PipelineError(", ".join(self.stuck), TimeoutError(f"did not stop within {join_timeout:.0f} s"))
         if self._errors:
             raise self._errors[0]

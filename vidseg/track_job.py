@@ -17,12 +17,12 @@ from typing import Any
 
 from vidseg import __version__
 from vidseg.config import TrackerConfig
-from vidseg.errors import PromptError, VidsegError
+from vidseg.errors import PromptError, SourceError, VidsegError
 from vidseg.progress import Progress
 from vidseg.prompt_spec import ScheduledPrompt
 from vidseg.runner import StagedRun
 from vidseg.sinks.outputs import FileOutputs, TrackedFrame
-from vidseg.sources import open_source
+from vidseg.sources import SourceInfo, open_source
 from vidseg.tracking import Sam2Tracker, build_tracker
 from vidseg.types import Frame
 
@@ -44,7 +44,7 @@ class JobConfig:
     davis: Path | None = None
     overlay: bool = True
     visible_threshold: float = 0.5
-    queue_size: int = 8
+    queue_size: int = 4
     cache_dir: Path | None = None
     download: bool = True
 
@@ -53,7 +53,7 @@ class JobConfig:
 class JobReport:
     """How a run ended, and what it wrote."""
 
-    status: str  # "completed", "interrupted" or "failed"
+    status: str  # "completed", "interrupted" (stop / Ctrl-C), "aborted" (second Ctrl-C) or "failed"
     frames_read: int
     frames_processed: int
     frames_skipped: int
@@ -66,11 +66,16 @@ class JobReport:
 class _PromptFeeder:
     """Hands each scheduled prompt to the tracker on the first frame it is due."""
 
-    def __init__(self, prompts: tuple[ScheduledPrompt, ...]) -> None:
+    def __init__(self, prompts: tuple[ScheduledPrompt, ...], origin: float) -> None:
         self._waiting = list(prompts)
+        self._origin = origin
+
+    def waiting(self) -> list[ScheduledPrompt]:
+        """Prompts not applied yet."""
+        return list(self._waiting)
 
     def feed(self, tracker: Sam2Tracker, frame: Frame) -> None:
-        due = [p for p in self._waiting if p.due(frame)]
+        due = [p for p in self._waiting if p.due(frame, self._origin)]
         for scheduled in due:
             tracker.add(scheduled.prompt)
             self._waiting.remove(scheduled)
@@ -87,6 +92,18 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _expected_frames(info: SourceInfo, config: JobConfig) -> int | None:
+    """Frames the job will process, from the container's figures (None when unknown)."""
+    if info.frames is None:
+        return None
+    frames = info.frames
+    if info.fps and (config.start or config.end is not None):
+        first = round((config.start or 0.0) * info.fps)
+        last = min(frames, round(config.end * info.fps) + 1) if config.end is not None else frames
+        frames = max(0, last - first)
+    return -(-frames // config.every)
 
 
 def run_job(config: JobConfig, stop: threading.Event | None = None, show_progress: bool = True) -> JobReport:
@@ -108,8 +125,14 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
     try:
         if not config.prompts:
             raise PromptError("no prompts given: add at least one --point, --box, --mask or --prompts FILE")
+        top = 255 if config.davis is not None else 65535
         for scheduled in config.prompts:
             scheduled.prompt.check_inside(source.info.height, source.info.width)
+            if not 1 <= scheduled.prompt.obj_id <= top:
+                why = " (DAVIS PNGs hold 8-bit ids; drop --davis for more)" if config.davis is not None else ""
+                raise PromptError(
+                    f"object id {scheduled.prompt.obj_id} is out of range: ids are 1..{top}{why}; 0 is the background"
+                )
         tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
         outputs = FileOutputs(
             config.out,
@@ -123,9 +146,8 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         source.close()
         raise
 
-    feeder = _PromptFeeder(config.prompts)
-    total = source.info.frames
-    progress = Progress(-(-total // config.every) if total else None) if show_progress else None
+    feeder = _PromptFeeder(config.prompts, source.info.start_time)
+    progress = Progress(_expected_frames(source.info, config)) if show_progress else None
     stop_event = stop if stop is not None else threading.Event()
 
     def track(frame: Frame) -> TrackedFrame:
@@ -145,21 +167,33 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         stop_event,
         background=("decode", "write"),
     )
-    error: VidsegError | None = None
+    error: BaseException | None = None
     run_started = time.perf_counter()
     try:
         run.run()
-    except VidsegError as exc:
+    except BaseException as exc:  # a stage failure, or a second Ctrl-C (KeyboardInterrupt)
         error = exc
-    finally:
-        run_seconds = time.perf_counter() - run_started
+    run_seconds = time.perf_counter() - run_started
+    if not run.stuck:  # never close a container a live thread still uses
         try:
             outputs.close()
+        except VidsegError as exc:
+            error = error or exc
         finally:
             source.close()
     if progress is not None:
         progress.finish()
-    status = "failed" if error else ("interrupted" if stop_event.is_set() else "completed")
+    if error is None and outputs.frames == 0 and not stop_event.is_set():
+        error = SourceError(
+            f"no frame was decoded from {config.source} between --start {config.start} and --end {config.end} "
+            f"(the source lasts {source.info.duration} s); check the times, or whether the file is damaged"
+        )
+    if isinstance(error, KeyboardInterrupt):
+        status = "aborted"
+    elif error is not None:
+        status = "failed"
+    else:
+        status = "interrupted" if stop_event.is_set() else "completed"
     report = JobReport(
         status=status,
         frames_read=source.stats.decoded,
@@ -170,6 +204,11 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         out=config.out,
         error=str(error) if error else None,
     )
+    unapplied = feeder.waiting()
+    expected = source.info.frames
+    if status == "completed" and expected and report.frames_read < expected and config.end is None and not config.start:
+        log.warning("%s: decoded %d of the %d frames the container declares; the file may be cut short",
+                    config.source, report.frames_read, expected)  # fmt: skip
     manifest = {
         "vidseg_version": __version__,
         "status": status,
@@ -180,13 +219,21 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         "source": _jsonable(source.info),
         "model": _jsonable(tracker.info),
         "prompts": [p.to_json() for p in config.prompts],
+        "prompts_not_applied": [p.to_json() for p in unapplied],
         "config": _jsonable({k: v for k, v in asdict(config).items() if k != "prompts"}),
-        "frames": {"read": report.frames_read, "processed": report.frames_processed, "skipped": report.frames_skipped},
+        "frames": {
+            "read": report.frames_read,
+            "processed": report.frames_processed,
+            "corrupt_packets_skipped": report.frames_skipped,
+        },
         "source_errors": source.stats.errors,
         "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in run.timings.items()},
         "outputs": sorted(p.name for p in config.out.iterdir()),
     }
     (config.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if unapplied:
+        log.warning("%d prompt(s) were never applied (scheduled after the last frame): %s",
+                    len(unapplied), [p.to_json() for p in unapplied])  # fmt: skip
     if tracker.info.random_weights:
         log.warning("the model ran with random weights: its masks are meaningless (manifest.json says so)")
     if report.frames_skipped:

@@ -11,16 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
 
 from vidseg.errors import InputError, SinkError, SourceFormatError, SourceNotFoundError
+from vidseg.sinks.encoder import VideoEncoder
 
 LabelMap = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
-_DEFAULT_TIME_BASE = Fraction(1, 1000)
+_TIME_BASE = Fraction(1, 1000)  # what Matroska stores
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,14 @@ class LabelVideoWriter:
         self._size = (height, width)
         self._dtype = np.uint8 if bits == 8 else np.uint16
         self._format = "gray" if bits == 8 else "gray16le"
-        self._last_pts: int | None = None
-        self.frames = 0
-        try:
-            self._container: Any = av.open(str(self.path), mode="w", format="matroska")
-            self._stream: Any = self._container.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
-        except (av.FFmpegError, OSError) as exc:
-            raise SinkError(f"cannot create label video {self.path}: {exc}") from exc
-        self._stream.width = width
-        self._stream.height = height
-        self._stream.pix_fmt = self._format
-        # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
-        self._stream.time_base = self._stream.codec_context.time_base = _DEFAULT_TIME_BASE
-        self._stream.options = {"level": "3", "g": "1", "slicecrc": "1"}
+        options = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 v3, intra-only, checksummed slices
+        self._encoder = VideoEncoder(
+            self.path, "ffv1", width, height, self._format, _TIME_BASE, fps, options, container_format="matroska"
+        )
+
+    @property
+    def frames(self) -> int:
+        return self._encoder.frames
 
     def write(self, labels: np.ndarray, time: float | None = None) -> None:
         """Append one label map (HxW uint8/uint16), shown at ``time`` seconds (default: frame count / fps).
@@ -79,27 +74,11 @@ class LabelVideoWriter:
                     "open the writer with bits=16"
                 )
             labels = labels.astype(self._dtype)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(labels), format=self._format)
-        pts = round((time if time is not None else self.frames / float(self._stream.rate or 25)) * 1000)
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # timestamps must increase; keep order when ms collide
-        frame.pts = pts
-        frame.time_base = _DEFAULT_TIME_BASE
-        self._last_pts = pts
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames += 1
+        self._encoder.encode(labels, self._format, time)
 
     def close(self) -> None:
         """Flush and close; the file is playable afterwards (safe to call twice)."""
-        if self._container is None:
-            return
-        try:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
+        self._encoder.close()
 
     def __enter__(self) -> LabelVideoWriter:
         return self
@@ -118,6 +97,8 @@ def read_label_video(path: str | Path) -> Iterator[LabelFrame]:
     except av.FFmpegError as exc:
         raise SourceFormatError(f"{file} is not a readable label video: {exc}") from exc
     with container:
+        if not container.streams.video:
+            raise SourceFormatError(f"{file} has no video stream; expected a label video written by vidseg")
         stream = container.streams.video[0]
         fmt = stream.codec_context.pix_fmt
         if fmt not in ("gray", "gray16le"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vidseg.errors import InputError, SinkError
-from vidseg.masks import to_label_map
+from vidseg.masks import exclusive_masks, to_label_map
 from vidseg.records import FrameRecord
 from vidseg.sinks.davis import DavisWriter
 from vidseg.sinks.label_video import LabelVideoWriter
@@ -77,11 +77,13 @@ class FileOutputs:
                 self._overlay = OverlayVideoWriter(self.out / "overlay.mp4", frame.width, frame.height, self._fps)
         if result.object_ids.size and int(result.object_ids.max()) >= (1 << self._bits):
             raise InputError(f"object id {int(result.object_ids.max())} does not fit the {self._bits}-bit label video")
-        labels = to_label_map(result.masks, result.object_ids, dtype=self._labels_dtype())
+        # Every output shows the same masks: overlaps go to the object with the higher logit.
+        masks = exclusive_masks(result.masks, result.logits)
+        labels = to_label_map(masks, result.object_ids, dtype=self._labels_dtype())
         self._labels.write(labels, time=frame.time)
         if self._overlay is not None:
-            self._overlay.write(frame.image, result.masks, result.object_ids, time=frame.time, labels=labels)
-        self._jsonl.write(FrameRecord.build(frame, result, self._threshold))
+            self._overlay.write(frame.image, masks, result.object_ids, time=frame.time, labels=labels)
+        self._jsonl.write(FrameRecord.build(frame, result, self._threshold, masks=masks))
         if self._davis is not None:
             self._davis.write(labels, frame.index)
         self.frames += 1

@@ -23,7 +23,8 @@ def open_source(
         SourceNotFoundError, SourceFormatError: see the concrete sources.
     """
     text = str(spec)
-    if any(ch in text for ch in "*?[") or Path(text).is_dir():
+    path = Path(text)
+    if path.is_dir() or (not path.is_file() and any(ch in text for ch in "*?[")):
         return ImageFolderSource(text, fps=fps, every=every, start=start, end=end, source_id=source_id)
     return FileSource(text, every=every, start=start, end=end, source_id=source_id)
 

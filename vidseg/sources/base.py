@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
+from vidseg.errors import SourceError
 from vidseg.types import Frame
 
 
@@ -25,7 +26,9 @@ class SourceInfo:
         container: container format name.
         pix_fmt: decoded pixel format (``"yuv420p10le"`` for 10-bit).
         time_base: unit of the frames' pts.
-        rotation: clockwise degrees applied to decoded frames to display them upright.
+        rotation: counterclockwise degrees the display matrix asks for (frames come out rotated).
+        start_time: time of the stream's first frame (MPEG-TS and edited MP4s rarely start at 0);
+            ``--start``, ``--end`` and prompt times count from it.
     """
 
     uri: str
@@ -40,6 +43,7 @@ class SourceInfo:
     pix_fmt: str
     time_base: Fraction | None
     rotation: int = 0
+    start_time: float = 0.0
 
     def lines(self) -> list[str]:
         """Human-readable description, one fact per line (``vidseg info``)."""
@@ -55,6 +59,7 @@ class SourceInfo:
             f"duration:   {duration}",
             f"time base:  {self.time_base}",
             f"rotation:   {self.rotation} degrees",
+            f"starts at:  {self.start_time:.3f} s",
         ]
 
 
@@ -66,6 +71,33 @@ class SourceStats:
     emitted: int = 0
     skipped_corrupt: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FrameSelector:
+    """Which decoded frames a source emits: those in [start, end] seconds, then every ``every``-th."""
+
+    every: int = 1
+    start: float | None = None
+    end: float | None = None
+    _kept: int = 0
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise SourceError(f"--every must be >= 1; found {self.every}")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise SourceError(f"--end ({self.end} s) is before --start ({self.start} s)")
+
+    def past_end(self, time: float | None) -> bool:
+        """True once frames are past ``end`` (the source can stop reading)."""
+        return self.end is not None and time is not None and time > self.end + 1e-6
+
+    def keep(self, time: float | None) -> bool:
+        """Whether to emit a frame shown at ``time`` (call once per decoded frame, in order)."""
+        if self.start is not None and time is not None and time < self.start - 1e-6:
+            return False
+        self._kept += 1
+        return (self._kept - 1) % self.every == 0
 
 
 class Source(Protocol):

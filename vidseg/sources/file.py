@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from vidseg.errors import SourceError, SourceFormatError, SourceNotFoundError
-from vidseg.sources.base import SourceInfo, SourceStats
+from vidseg.sources.base import FrameSelector, SourceInfo, SourceStats
 from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,7 @@ class FileSource:
         end: float | None = None,
         source_id: str | None = None,
     ) -> None:
-        if every < 1:
-            raise SourceError(f"every must be >= 1; found {every}")
-        if start is not None and end is not None and end < start:
-            raise SourceError(f"end ({end} s) is before start ({start} s)")
+        self._select = FrameSelector(every, start, end)
         self._path = Path(path)
         self._container = _open(self._path)
         if not self._container.streams.video:
@@ -83,12 +80,14 @@ class FileSource:
             raise SourceFormatError(f"{self._path} has no video stream (it holds: {self._describe_streams()})")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        self._every = every
         self._start = start
-        self._end = end
         self._source_id = source_id or self._path.stem
         self._stats = SourceStats()
-        self._info = self._probe()
+        try:
+            self._info = self._probe()
+        except BaseException:
+            self._container.close()
+            raise
 
     def _describe_streams(self) -> str:
         kinds = [s.type for s in self._container.streams]
@@ -121,6 +120,7 @@ class FileSource:
             pix_fmt=str(ctx.pix_fmt),
             time_base=Fraction(stream.time_base) if stream.time_base is not None else None,
             rotation=rotation,
+            start_time=float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0,
         )
 
     def _first_rotation(self) -> int:
@@ -145,7 +145,8 @@ class FileSource:
         """Decoded frames; corrupt packets skipped and counted, truncation ends the stream."""
         stream = self._stream
         if self._start:
-            self._container.seek(int(self._start / stream.time_base), stream=stream, backward=True)
+            target = self._start + self._info.start_time
+            self._container.seek(int(target / stream.time_base), stream=stream, backward=True)
         try:
             for packet in self._container.demux(stream):
                 try:
@@ -160,16 +161,13 @@ class FileSource:
             log.warning("%s: stopped reading after %d frames: %s", self._path.name, self._stats.decoded, exc)
 
     def __iter__(self) -> Iterator[Frame]:
-        kept = 0
         for frame in self._frames():
             self._stats.decoded += 1
             time = float(frame.time) if frame.time is not None else None
-            if self._start is not None and time is not None and time < self._start - 1e-6:
-                continue
-            if self._end is not None and time is not None and time > self._end + 1e-6:
+            since_start = time - self._info.start_time if time is not None else None
+            if self._select.past_end(since_start):
                 break
-            kept += 1
-            if (kept - 1) % self._every:
+            if not self._select.keep(since_start):
                 continue
             image = _rotate(frame.to_ndarray(format="rgb24"), _rotation_of(frame))
             yield Frame(

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidseg.errors import SourceError, SourceFormatError, SourceNotFoundError
-from vidseg.sources.base import SourceInfo, SourceStats
+from vidseg.sources.base import FrameSelector, SourceInfo, SourceStats
 from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,10 @@ class ImageFolderSource:
         source_id: str | None = None,
     ) -> None:
         if fps <= 0:
-            raise SourceError(f"fps must be > 0; found {fps}")
-        if every < 1:
-            raise SourceError(f"every must be >= 1; found {every}")
+            raise SourceError(f"--fps must be > 0; found {fps}")
+        self._select = FrameSelector(every, start, end)
         self._paths = find_images(spec)
         self._fps = Fraction(fps).limit_denominator(1001)
-        self._every = every
-        self._start = start
-        self._end = end
         self._source_id = source_id or self._paths[0].parent.name
         self._stats = SourceStats()
         try:
@@ -106,15 +102,11 @@ class ImageFolderSource:
 
     def __iter__(self) -> Iterator[Frame]:
         time_base = 1 / self._fps
-        kept = 0
         for pts, path in enumerate(self._paths):
             time = float(pts * time_base)
-            if self._start is not None and time < self._start - 1e-9:
-                continue
-            if self._end is not None and time > self._end + 1e-9:
+            if self._select.past_end(time):
                 break
-            kept += 1
-            if (kept - 1) % self._every:
+            if not self._select.keep(time):
                 continue
             try:
                 with Image.open(path) as img:

@@ -23,7 +23,8 @@ def image_to_tensor(image: ImageArray, image_size: int, device: torch.device) ->
     """(1, 3, S, S) float32 normalised model input from an HxWx3 uint8 RGB frame."""
     resized = np.array(Image.fromarray(image).resize((image_size, image_size)))
     # float32 division gives the same bits as sam2's float64 one for every uint8 value, faster.
-    scaled = torch.from_numpy(resized).permute(2, 0, 1).to(torch.float32) / 255.0
+    # contiguous(): a permuted (channels-last) input gives the same numbers but slower kernels.
+    scaled = torch.from_numpy(resized).permute(2, 0, 1).contiguous().to(torch.float32) / 255.0
     normalised = (scaled - _MEAN) / _STD
     return normalised.unsqueeze(0).to(device)
 
