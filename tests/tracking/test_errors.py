@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidseg.errors import ConfigError, DeviceError, FrameError, PromptError, UnknownModelError, VidsegError
-from vidseg.tracking import build_tracker, get_model_spec
+from vidseg.tracking import MODELS, build_tracker, get_model_spec
 
 
 def test_unknown_model_lists_the_known_ones():
@@ -155,3 +155,13 @@ def test_a_failed_step_leaves_no_half_built_object(make_tracker, clip24, monkeyp
     assert tracker.object_ids == () and tracker.frame_index == 0
     monkeypatch.setattr(tracker.model, "track_step", real)
     assert tracker.step(clip24.frames[0]).object_ids.tolist() == [1]  # the prompt was kept
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_size_builds_and_tracks(name, clip24):
+    """All SAM 2 and SAM 2.1 configs from the sam2 package build (random weights, 64 px) and step."""
+    tracker = build_tracker(name, random_weights=True, image_size=64, device="cpu")
+    tracker.add_prompt(1, box=clip24.box(0, 1))
+    result = tracker.step(clip24.frames[0])
+    assert result.object_ids.tolist() == [1] and result.logits.shape == (1, 240, 320)
+    assert tracker.info.name == name
