@@ -101,7 +101,8 @@ def main() -> None:
     print_table([*headers, "speed-up 1-by-1", "speed-up batched"], rows)
     slower = [row[0] for row in rows if row[1] > row[4]]
     print(
-        "goal: ours (CPU default) never slower than official:", "met" if not slower else f"NOT met for {slower} objects"
+        "goal: ours (CPU default) never slower than official + loading:",
+        "met" if not slower else f"NOT met for {slower} objects",
     )
 
 
