@@ -65,7 +65,7 @@ def test_run_writes_one_entry_per_frame_with_matching_timestamps(clip_file, tmp_
     assert sorted(p.name for p in (tmp_path / "davis").iterdir())[:2] == ["00000.png", "00001.png"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["model"]["random_weights"] is True
-    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets_skipped": 0}
+    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets_skipped": 0, "missing": 0}
     assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "write"}
     assert manifest["prompts"] == [{"id": 1, "kind": "points", "points": [[400.0, 240.0]], "labels": [1]}]
 
@@ -194,3 +194,20 @@ def test_a_video_with_brackets_in_its_name(clip_file, tmp_path):
     odd = tmp_path / "talk [1080p].mp4"
     odd.write_bytes(clip_file.read_bytes())
     assert run_job(_job(odd, tmp_path / "o", _click(1, 400, 240), end=0.1), show_progress=False).frames_processed == 3
+
+
+def test_a_damaged_file_is_decoded_as_far_as_possible_and_the_loss_reported(tmp_path, caplog):
+    clip = moving_shapes_clip(num_frames=30, height=72, width=96, num_objects=1, seed=2)
+    path = write_clip_video(clip, tmp_path / "c.avi", codec="mjpeg", pix_fmt="yuvj420p")
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for fraction in (0.3, 0.5, 0.7):  # overwrite three stretches mid-file with noise
+        at = int(len(data) * fraction)
+        data[at : at + 400] = rng.integers(0, 256, 400, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(bytes(data))
+    report = run_job(_job(damaged, tmp_path / "o", _click(1, 40, 30)), show_progress=False)
+    assert report.status == "completed" and 20 <= report.frames_processed < 30
+    frames = json.loads((tmp_path / "o" / "manifest.json").read_text())["frames"]
+    assert frames["missing"] == 30 - report.frames_read > 0
+    assert "damaged or cut short" in caplog.text

@@ -206,9 +206,12 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
     )
     unapplied = feeder.waiting()
     expected = source.info.frames
-    if status == "completed" and expected and report.frames_read < expected and config.end is None and not config.start:
-        log.warning("%s: decoded %d of the %d frames the container declares; the file may be cut short",
-                    config.source, report.frames_read, expected)  # fmt: skip
+    missing = None  # frames the container declares but the decoder never produced (whole-file runs only)
+    if status == "completed" and expected and config.end is None and not config.start:
+        missing = max(0, expected - report.frames_read)
+        if missing:
+            log.warning("%s: decoded %d of the %d frames the container declares; the file is damaged or cut short",
+                        config.source, report.frames_read, expected)  # fmt: skip
     manifest = {
         "vidseg_version": __version__,
         "status": status,
@@ -225,6 +228,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
             "read": report.frames_read,
             "processed": report.frames_processed,
             "corrupt_packets_skipped": report.frames_skipped,
+            "missing": missing,
         },
         "source_errors": source.stats.errors,
         "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in run.timings.items()},
