@@ -211,3 +211,21 @@ def test_a_damaged_file_is_decoded_as_far_as_possible_and_the_loss_reported(tmp_
     frames = json.loads((tmp_path / "o" / "manifest.json").read_text())["frames"]
     assert frames["missing"] == 30 - report.frames_read > 0
     assert "damaged or cut short" in caplog.text
+
+
+def test_image_folder_with_davis_pngs_named_like_the_images(tmp_path):
+    from PIL import Image
+
+    clip = moving_shapes_clip(num_frames=4, height=48, width=64, num_objects=1, seed=4)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, image in enumerate(clip.frames):
+        Image.fromarray(image).save(folder / f"{10 * (k + 1):05d}.jpg")
+    x, y = clip.center(0, 1)
+    run_job(_job(folder, tmp_path / "o", _click(1, x, y), davis=tmp_path / "davis", every=2), show_progress=False)
+    pngs = sorted(p.name for p in (tmp_path / "davis").iterdir())
+    assert pngs == ["00010.png", "00030.png"]
+    palette_png = Image.open(tmp_path / "davis" / "00030.png")
+    assert palette_png.mode == "P"
+    labels = next(f for k, f in enumerate(read_label_video(tmp_path / "o" / "masks.mkv")) if k == 1).labels
+    np.testing.assert_array_equal(np.asarray(palette_png), labels)

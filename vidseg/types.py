@@ -54,6 +54,8 @@ class Frame:
         wallclock: capture wall-clock time (seconds since the epoch), when known.
         source_id: name of the source that produced the frame.
         epoch: increments when a live source reconnects (its pts may restart).
+        name: the frame's own name, when it has one (an image file's stem), for outputs that
+            pair results with source files (DAVIS PNGs).
     """
 
     image: ImageArray
@@ -64,6 +66,7 @@ class Frame:
     wallclock: float | None = None
     source_id: str = ""
     epoch: int = 0
+    name: str | None = None
 
     def __post_init__(self) -> None:
         check_image(self.image)

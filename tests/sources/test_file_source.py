@@ -27,6 +27,7 @@ def clip():
         ("vp9.webm", "libvpx-vp9", "yuv420p"),
         ("mjpeg.avi", "mjpeg", "yuvj420p"),
         ("h264-10bit.mov", "libx264", "yuv420p10le"),
+        ("av1.mkv", "libsvtav1", "yuv420p"),
     ],
 )
 def test_every_frame_in_order_with_decoder_timestamps(tmp_path, clip, name, codec, pix_fmt):

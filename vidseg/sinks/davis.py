@@ -1,4 +1,5 @@
-"""DAVIS-layout palette PNGs: ``{index:05d}.png`` per frame, pixel index = object id."""
+"""DAVIS-layout palette PNGs, pixel index = object id: one per frame, named like the source image
+(``00042.png`` for ``00042.jpg``) when the source is an image folder, else ``{index:05d}.png``."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ class DavisWriter:
         self._palette = davis_palette()
         self.frames = 0
 
-    def write(self, labels: np.ndarray, index: int) -> None:
+    def write(self, labels: np.ndarray, index: int, name: str | None = None) -> None:
         if labels.size and int(labels.max()) > 255:
             raise InputError(f"DAVIS PNGs hold ids up to 255; found {int(labels.max())}")
         image = Image.fromarray(labels.astype(np.uint8), mode="P")
         image.putpalette(self._palette)
-        image.save(self.folder / f"{index:05d}.png")
+        image.save(self.folder / f"{name if name is not None else f'{index:05d}'}.png")
         self.frames += 1
 
     def close(self) -> None:

@@ -85,7 +85,7 @@ class FileOutputs:
             self._overlay.write(frame.image, masks, result.object_ids, time=frame.time, labels=labels)
         self._jsonl.write(FrameRecord.build(frame, result, self._threshold, masks=masks))
         if self._davis is not None:
-            self._davis.write(labels, frame.index)
+            self._davis.write(labels, frame.index, frame.name)
         self.frames += 1
 
     def _labels_dtype(self) -> type:

@@ -117,7 +117,7 @@ class ImageFolderSource:
                 continue
             self._stats.decoded += 1
             yield Frame(image=image, index=self._stats.emitted, pts=pts, time_base=time_base, time=time,
-                        source_id=self._source_id)  # fmt: skip
+                        source_id=self._source_id, name=path.stem)  # fmt: skip
             self._stats.emitted += 1
 
     def close(self) -> None:
