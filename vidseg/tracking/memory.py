@@ -154,9 +154,6 @@ class ObjectMemory:
             tuple(sorted((t, e.maskmem_features is not None) for t, e in self.non_cond.items())),
         )
 
-    def is_empty(self) -> bool:
-        return not self.cond and not self.non_cond and self.staged is None
-
     def tensors(self) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
         staged = [self.staged[1]] if self.staged is not None else []
