@@ -62,3 +62,21 @@ def test_stop_finishes_the_items_in_flight():
     run.run()
     assert written == list(range(len(written)))  # nothing lost or reordered
     assert 4 <= len(written) < 100  # it stopped reading soon after the stop
+
+
+def test_abort_returns_promptly_and_leaves_no_thread():
+    abort = threading.Event()
+    written = []
+
+    def slow_write(x):
+        if x == 3:
+            abort.set()
+        time.sleep(0.05)
+        written.append(x)
+
+    run = StagedRun("read", iter(range(10_000)), [("pass", lambda x: x), ("write", slow_write)], 4, abort_event=abort)
+    start = time.monotonic()
+    run.run(join_timeout=5)
+    assert time.monotonic() - start < 5
+    assert 4 <= len(written) <= 6  # the items queued behind it were dropped
+    assert not [t for t in threading.enumerate() if t.name.startswith("vidseg-")]

@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fps", type=float, default=24.0, help="frame rate of an image folder")
     run.add_argument("--davis", type=Path, default=None, help="also write DAVIS palette PNGs to this folder")
     run.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    redis_group = run.add_argument_group("Redis output")
+    redis_group.add_argument(
+        "--redis", default=None, metavar="URL", help="also publish every frame to Redis (redis://, rediss://, unix://)"
+    )
+    redis_group.add_argument("--source-id", default=None, help="stream name part (default: the source file's stem)")
+    redis_group.add_argument("--redis-prefix", default="vidseg", help="key prefix (default vidseg)")
+    redis_group.add_argument("--redis-maxlen", type=int, default=10_000, help="approximate stream length kept")
     _add_model_args(run)
 
     info = sub.add_parser("info", help="describe what a source holds")
@@ -129,6 +136,12 @@ def _run_job(args: argparse.Namespace) -> int:
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
     if args.prompts is not None:
         prompts += load_prompt_file(args.prompts)
+    redis_config = None
+    if args.redis is not None:
+        from vidseg.sinks.redis_stream import RedisConfig
+
+        source_id = args.source_id or Path(args.source.rstrip("/")).stem or "source"
+        redis_config = RedisConfig(args.redis, source_id=source_id, prefix=args.redis_prefix, maxlen=args.redis_maxlen)
     config = JobConfig(
         source=args.source,
         out=args.out,
@@ -142,19 +155,25 @@ def _run_job(args: argparse.Namespace) -> int:
         overlay=not args.no_overlay,
         cache_dir=_cache_dir(),
         download=not args.no_download,
+        redis=redis_config,
     )
-    stop = threading.Event()
+    stop, abort = threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        log.warning("%s: finishing the frames in flight and closing the outputs (again to abort)",
-                    signal.Signals(signum).name)  # fmt: skip
-        stop.set()
+        # No exception from here: the job notices the events and still closes its outputs.
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            log.warning("%s: finishing the frames in flight and closing the outputs (again to abort)", name)
+            stop.set()
+        elif not abort.is_set():
+            log.warning("%s: aborting; dropping the frames in flight (again to quit at once)", name)
+            abort.set()
+        else:
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        report = run_job(config, stop=stop)
+        report = run_job(config, stop=stop, abort=abort)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -57,6 +57,7 @@ class StagedRun:
         queue_size: items each queue holds.
         stop_event: set it (from any thread or a signal handler) to stop reading gracefully.
         background: names of stages to run at a lower OS priority (Linux), e.g. all but the model.
+        abort_event: set it to stop at once, dropping the items in flight.
     """
 
     def __init__(
@@ -67,11 +68,13 @@ class StagedRun:
         queue_size: int = 8,
         stop_event: threading.Event | None = None,
         background: Iterable[str] = (),
+        abort_event: threading.Event | None = None,
     ) -> None:
         self._source = source
         self._stages = [_Stage(source_name, None)] + [_Stage(name, fn) for name, fn in stages]
         self._queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=queue_size) for _ in stages]
         self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self.abort_event = abort_event if abort_event is not None else threading.Event()
         self._abort = threading.Event()
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
@@ -177,6 +180,8 @@ class StagedRun:
         try:
             # Wait for the last stage; the others finish before it (it gets their end marker).
             while threads[-1].is_alive():
+                if self.abort_event.is_set():
+                    self._abort.set()  # drop the items in flight; every stage returns promptly
                 threads[-1].join(timeout=_POLL)
         finally:
             # Also on KeyboardInterrupt in this thread: stop every stage before anyone closes

@@ -22,6 +22,7 @@ from vidseg.progress import Progress
 from vidseg.prompt_spec import ScheduledPrompt
 from vidseg.runner import StagedRun
 from vidseg.sinks.outputs import FileOutputs, TrackedFrame
+from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher
 from vidseg.sources import SourceInfo, open_source
 from vidseg.tracking import Sam2Tracker, build_tracker
 from vidseg.types import Frame
@@ -47,6 +48,7 @@ class JobConfig:
     queue_size: int = 4
     cache_dir: Path | None = None
     download: bool = True
+    redis: RedisConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,19 @@ def _expected_frames(info: SourceInfo, config: JobConfig) -> int | None:
     return -(-frames // config.every)
 
 
-def run_job(config: JobConfig, stop: threading.Event | None = None, show_progress: bool = True) -> JobReport:
+def run_job(
+    config: JobConfig,
+    stop: threading.Event | None = None,
+    show_progress: bool = True,
+    abort: threading.Event | None = None,
+) -> JobReport:
     """Run the file job; see the module docstring.
 
     Args:
         config: what to read, how to track, where to write.
         stop: set it (e.g. from a signal handler) to stop reading; frames in flight finish and
             every output is closed.
+        abort: set it to stop at once (frames in flight are dropped); outputs are still closed.
         show_progress: report frames, fps and ETA while running.
 
     Raises:
@@ -134,6 +142,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
                     f"object id {scheduled.prompt.obj_id} is out of range: ids are 1..{top}{why}; 0 is the background"
                 )
         tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
+        publisher = RedisPublisher(config.redis) if config.redis is not None else None
         outputs = FileOutputs(
             config.out,
             fps=source.info.fps or 25.0,
@@ -155,7 +164,9 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         return TrackedFrame(frame, tracker.step(frame))
 
     def write(item: TrackedFrame) -> None:
-        outputs.write(item)
+        record = outputs.write(item)
+        if publisher is not None:
+            publisher.publish(record, epoch=item.frame.epoch)
         if progress is not None:
             progress.update()
 
@@ -166,6 +177,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         config.queue_size,
         stop_event,
         background=("decode", "write"),
+        abort_event=abort,
     )
     error: BaseException | None = None
     run_started = time.perf_counter()
@@ -181,6 +193,8 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
             error = error or exc
         finally:
             source.close()
+            if publisher is not None:
+                publisher.close()
     if progress is not None:
         progress.finish()
     if error is None and outputs.frames == 0 and not stop_event.is_set():
@@ -188,7 +202,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
             f"no frame was decoded from {config.source} between --start {config.start} and --end {config.end} "
             f"(the source lasts {source.info.duration} s); check the times, or whether the file is damaged"
         )
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, KeyboardInterrupt) or (abort is not None and abort.is_set()):
         status = "aborted"
     elif error is not None:
         status = "failed"
@@ -223,7 +237,8 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
         "model": _jsonable(tracker.info),
         "prompts": [p.to_json() for p in config.prompts],
         "prompts_not_applied": [p.to_json() for p in unapplied],
-        "config": _jsonable({k: v for k, v in asdict(config).items() if k != "prompts"}),
+        # The Redis URL may hold credentials: only its redacted form (under "redis") is written.
+        "config": _jsonable({k: v for k, v in asdict(config).items() if k not in ("prompts", "redis")}),
         "frames": {
             "read": report.frames_read,
             "processed": report.frames_processed,
@@ -231,6 +246,7 @@ def run_job(config: JobConfig, stop: threading.Event | None = None, show_progres
             "missing": missing,
         },
         "source_errors": source.stats.errors,
+        "redis": publisher.summary() if publisher is not None else None,
         "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in run.timings.items()},
         "outputs": sorted(p.name for p in config.out.iterdir()),
     }

@@ -69,7 +69,8 @@ class FileOutputs:
             raise SinkError(f"DAVIS PNGs hold ids up to 255; object ids go up to {max_id}")
         self.frames = 0
 
-    def write(self, item: TrackedFrame) -> None:
+    def write(self, item: TrackedFrame) -> FrameRecord:
+        """Write one frame to every output; returns the frame's record (for further sinks)."""
         frame, result = item.frame, item.result
         if self._labels is None:
             self._labels = LabelVideoWriter(self.out / "masks.mkv", frame.width, frame.height, self._bits, self._fps)
@@ -83,10 +84,12 @@ class FileOutputs:
         self._labels.write(labels, time=frame.time)
         if self._overlay is not None:
             self._overlay.write(frame.image, masks, result.object_ids, time=frame.time, labels=labels)
-        self._jsonl.write(FrameRecord.build(frame, result, self._threshold, masks=masks))
+        record = FrameRecord.build(frame, result, self._threshold, masks=masks)
+        self._jsonl.write(record)
         if self._davis is not None:
             self._davis.write(labels, frame.index, frame.name)
         self.frames += 1
+        return record
 
     def _labels_dtype(self) -> type:
         return np.uint8 if self._bits == 8 else np.uint16
