@@ -7,7 +7,8 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.masks import Rle, decode_rle, encode_rle, exclusive_masks, mask_box, to_label_map
+from vidseg.masks import Rle, decode_rle, encode_rle, exclusive_masks, to_label_map
+from vidseg.types import mask_box
 
 
 def test_rle_round_trip_and_pycocotools_agreement():

@@ -1,4 +1,4 @@
-"""Mask encodings: COCO run-length encoding, boxes, and label maps.
+"""Mask encodings: COCO run-length encoding, and label maps (tight boxes: ``vidseg.types.mask_box``).
 
 COCO RLE follows pycocotools: column-major runs, compressed to the ASCII ``counts`` string
 (decoded to ``str`` so it fits JSON), with ``size = [height, width]``.
@@ -57,15 +57,6 @@ def decode_rle(rle: Rle) -> BoolArray:
     except Exception as exc:  # pycocotools raises bare errors on bad input
         raise InputError(f"invalid RLE counts for size {rle.size}: {exc}") from exc
     return np.asarray(decoded, dtype=bool)
-
-
-def mask_box(mask: BoolArray) -> tuple[int, int, int, int] | None:
-    """Tight (x1, y1, x2, y2) box of a mask, exclusive of x2/y2; None when the mask is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def label_dtype(max_id: int) -> type[np.uint8] | type[np.uint16]:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from vidseg.errors import InputError
-from vidseg.masks import Rle, decode_rle, encode_rle, mask_box
-from vidseg.types import BoolArray, Frame, TrackingResult
+from vidseg.masks import Rle, decode_rle, encode_rle
+from vidseg.types import BoolArray, Frame, TrackingResult, mask_box
 
 SCHEMA_VERSION = 1
 
@@ -84,7 +84,7 @@ class FrameRecord:
     ) -> FrameRecord:
         """The record of ``frame``; ``masks`` replaces the result's masks (e.g. overlaps resolved)."""
         masks = result.masks if masks is None else masks
-        visible = (result.scores > threshold) & masks.reshape(len(result), -1).any(axis=1)
+        visible = result.visible(threshold, masks)
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
             mask = masks[k]

@@ -41,6 +41,15 @@ def check_image(image: object, what: str = "frame") -> ImageArray:
     return image
 
 
+def mask_box(mask: BoolArray) -> tuple[int, int, int, int] | None:
+    """Tight (x1, y1, x2, y2) box of an HxW mask, x2/y2 exclusive; None when the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
 @dataclass(frozen=True)
 class Frame:
     """One decoded video frame and where it came from.
@@ -226,16 +235,17 @@ class TrackingResult:
     def boxes(self) -> FloatArray:
         """(N, 4) float32 tight boxes (x1, y1, x2, y2) of each mask; zeros for an empty mask."""
         out = np.zeros((len(self), 4), dtype=np.float32)
-        for i, m in enumerate(self.masks):
-            ys = np.flatnonzero(m.any(axis=1))
-            xs = np.flatnonzero(m.any(axis=0))
-            if ys.size:
-                out[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+        for i, mask in enumerate(self.masks):
+            box = mask_box(mask)
+            if box is not None:
+                out[i] = box
         return out
 
-    def visible(self, threshold: float = 0.5) -> BoolArray:
-        """(N,) bool: the object is present (score above ``threshold``) and its mask non-empty."""
-        return (self.scores > threshold) & self.masks.reshape(len(self), -1).any(axis=1)
+    def visible(self, threshold: float = 0.5, masks: BoolArray | None = None) -> BoolArray:
+        """(N,) bool: the object is present (score above ``threshold``) and its mask non-empty
+        (``masks`` replaces this result's masks, e.g. after overlaps were resolved)."""
+        masks = self.masks if masks is None else masks
+        return (self.scores > threshold) & masks.reshape(len(self), -1).any(axis=1)
 
     def mask_of(self, obj_id: int) -> BoolArray:
         """The mask of object ``obj_id``; raises :class:`KeyError` if it is not tracked."""

@@ -104,7 +104,6 @@ class Sam2Tracker:
         if max_cond_frames < 1:
             raise ValueError(f"max_cond_frames must be >= 1; found {max_cond_frames}")
         self._model: Any = model
-        self._net = model
         self._info = info
         self._device = device
         self._fill_hole_area = int(fill_hole_area)
@@ -126,7 +125,7 @@ class Sam2Tracker:
     @property
     def model(self) -> torch.nn.Module:
         """The underlying ``sam2`` module (a ``SAM2VideoPredictor``), e.g. to share weights."""
-        return self._net
+        return cast(torch.nn.Module, self._model)
 
     @property
     def info(self) -> ModelInfo:
