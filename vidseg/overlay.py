@@ -39,13 +39,18 @@ def draw_overlay(
     lut = np.zeros((256 if labels.dtype == np.uint8 else top + 1, 3), dtype=np.uint8)
     for _, obj_id in present:
         lut[obj_id] = color_of(obj_id)
-    if labels.dtype == np.uint8:
-        tint = cv2.LUT(cv2.merge([labels, labels, labels]), lut.reshape(256, 1, 3))
-    else:
-        tint = np.take(lut, labels, axis=0)
-    blended = cv2.addWeighted(image, 1.0 - alpha, tint, alpha, 0.0)
     out = image.copy()
-    cv2.copyTo(blended, (labels > 0).view(np.uint8), out)
+    # Tint only inside the box around every labelled pixel: objects usually cover a small part.
+    x, y, w, h = cv2.boundingRect((labels > 0).view(np.uint8))
+    if w == 0:
+        return out
+    region = labels[y : y + h, x : x + w]
+    if labels.dtype == np.uint8:
+        tint = cv2.LUT(cv2.merge([region, region, region]), lut.reshape(256, 1, 3))
+    else:
+        tint = np.take(lut, region, axis=0)
+    blended = cv2.addWeighted(image[y : y + h, x : x + w], 1.0 - alpha, tint, alpha, 0.0)
+    cv2.copyTo(blended, (region > 0).view(np.uint8), out[y : y + h, x : x + w])
     for mask, obj_id in present:
         color = color_of(obj_id)
         contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vidseg import __version__
+from vidseg.allocator import keep_freed_memory
 from vidseg.config import TrackerConfig
 from vidseg.errors import PromptError, SourceError, VidsegError
 from vidseg.progress import Progress
@@ -129,6 +130,7 @@ def run_job(
             and the manifest is written).
     """
     started = time.time()
+    keep_freed_memory()  # the model runs in a worker thread: keep its memory for the next frame
     source = open_source(config.source, every=config.every, start=config.start, end=config.end, fps=config.image_fps)
     try:
         if not config.prompts:
