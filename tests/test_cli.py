@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from vidseg.tracking.registry import SYNTHETIC_MODEL
+
 
 def run_cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
@@ -28,13 +32,31 @@ def test_demo_with_random_weights_writes_outputs(tmp_path):
 
 
 def test_demo_without_checkpoint_offline_is_one_clear_line(tmp_path):
+    # A model chosen by flag is never swapped for the shipped synthetic one.
     proc = run_cli(
-        "demo", "--no-download", "--image-size", "64", cwd=tmp_path, env_extra={"VIDSEG_CACHE": str(tmp_path)}
-    )
+        "demo", "--model", "sam2.1_hiera_tiny", "--no-download", "--image-size", "64", cwd=tmp_path,
+        env_extra={"VIDSEG_CACHE": str(tmp_path)},
+    )  # fmt: skip
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vidseg: error: no checkpoint")
     assert "--random-weights" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(
+    SYNTHETIC_MODEL.bundled is None or not SYNTHETIC_MODEL.bundled.is_file(),
+    reason="the synthetic checkpoint is not installed (pipelines/train_synthetic.py --install writes it)",
+)
+def test_demo_offline_falls_back_to_the_shipped_synthetic_model(tmp_path):
+    out = tmp_path / "demo"
+    proc = run_cli(
+        "demo", "--no-download", "--frames", "6", "--out", str(out), cwd=tmp_path,
+        env_extra={"VIDSEG_CACHE": str(tmp_path)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Running the demo with vidseg_synthetic_tiny" in proc.stderr
+    model = json.loads((out / "run" / "manifest.json").read_text())["model"]
+    assert model["name"] == "vidseg_synthetic_tiny" and model["random_weights"] is False
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):

@@ -92,7 +92,136 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("source", help="video file, image folder, or image glob")
 
     sub.add_parser("models", help="list the SAM 2 models vidseg knows")
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="score predicted masks against ground truth (DAVIS J&F)",
+        description="Score PRED against GT with the DAVIS 2017 semi-supervised measures: J (mask IoU) and F "
+        "(boundary F-measure), per object, then J&F-Mean over all objects of all sequences. Each of PRED and GT "
+        "is a folder of PNG label maps (pixel value = object id; 255 in GT is void, scored as background), a "
+        "label video (masks.mkv, or a `vidseg run` output folder), or a folder of such sequences (DAVIS "
+        "Annotations/480p layout, matched by name). PNG frames are matched by name, video frames by order.",
+    )
+    evaluate.add_argument("pred", type=Path, help="predicted label maps (one sequence, or a folder of sequences)")
+    evaluate.add_argument("gt", type=Path, help="ground-truth label maps, in the same layout as PRED")
+    evaluate.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="also write the report as JSON")
+    evaluate.add_argument(
+        "--bound-th",
+        type=float,
+        default=0.008,
+        help="F's boundary tolerance: a fraction of the image diagonal (< 1) or a radius in pixels (default 0.008)",
+    )
+    evaluate.add_argument(
+        "--keep-first-last",
+        action="store_true",
+        help="also score each sequence's first and last frame (DAVIS excludes them)",
+    )
+    _add_training_parsers(sub)
     return parser
+
+
+def _add_training_parsers(sub: Any) -> None:
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic video dataset (DAVIS layout) with exact masks",
+        description="Generate textured shapes that move, rotate, scale, occlude each other and leave and re-enter "
+        "the view, and write them in the DAVIS layout (JPEGImages/, Annotations/ palette PNGs, ImageSets/, "
+        "meta.json). The same seeds give the same videos.",
+    )
+    synth.add_argument("out", type=Path, help="dataset folder")
+    synth.add_argument("--videos", type=int, default=100, help="number of videos")
+    synth.add_argument("--seed", type=int, default=0, help="first seed (video k uses seed + k)")
+    synth.add_argument("--difficulty", type=float, default=0.5, help="0 (one big slow object) .. 1 (crowded, fast)")
+    synth.add_argument("--frames", type=int, default=24, help="frames per video")
+    synth.add_argument("--size", type=int, default=128, help="frame width and height in pixels")
+    synth.add_argument("--split", default="train", help="ImageSets list name")
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="what", required=True)
+    tracker = train.add_parser(
+        "tracker",
+        help="train or fine-tune a SAM 2 tracker on annotated videos",
+        description="Train (from scratch) or fine-tune (--init CKPT) a SAM 2 model on videos with per-frame "
+        "instance masks in the DAVIS layout. Each step unrolls the memory over clips prompted on their first "
+        "frame (click, box or mask) with Dice + BCE, IoU-prediction and object-score losses; --val videos are "
+        "tracked with the streaming tracker and scored with J&F. Writes best.pt (loadable with --checkpoint), "
+        "last.pt (resume with --resume) and history.jsonl to --out.",
+    )
+    tracker.add_argument("data", type=Path, nargs="+", help="training dataset folder(s), DAVIS layout")
+    tracker.add_argument("--out", type=Path, required=True, help="folder for checkpoints and history")
+    tracker.add_argument("--val", type=Path, default=None, help="validation dataset folder (J&F while training)")
+    tracker.add_argument("--model", default="vidseg_synthetic_tiny", help="architecture (see `vidseg models`)")
+    tracker.add_argument("--image-size", type=int, default=None, help="model input size (default: the model's)")
+    tracker.add_argument("--init", type=Path, default=None, help="checkpoint to fine-tune (default: from scratch)")
+    tracker.add_argument("--freeze-image-encoder", action="store_true", help="train all but the image encoder")
+    tracker.add_argument("--steps", type=int, default=2000, help="optimiser steps")
+    tracker.add_argument("--batch-size", type=int, default=4, help="clips per step")
+    tracker.add_argument("--clip-len", type=int, default=8, help="frames per clip (1: single frames)")
+    tracker.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    tracker.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    tracker.add_argument("--prompts", default="0.7,0.2,0.1", help="click,box,mask prompt probabilities")
+    tracker.add_argument("--focal", action="store_true", help="focal mask loss (weight 20, as SAM 2) instead of BCE")
+    tracker.add_argument("--seed", type=int, default=0)
+    tracker.add_argument("--val-every", type=int, default=250, help="steps between validations")
+    tracker.add_argument("--max-minutes", type=float, default=None, help="stop and save after this wall time")
+    tracker.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    tracker.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vidseg.datasets.davis_layout import write_davis_dataset
+    from vidseg.datasets.synthetic_videos import VideoSpec
+
+    spec = replace(VideoSpec.at_difficulty(args.difficulty), num_frames=args.frames, height=args.size, width=args.size)
+    names = write_davis_dataset(args.out, range(args.seed, args.seed + args.videos), spec, split=args.split)
+    log.info("wrote %d videos to %s", len(names), args.out)
+    return 0
+
+
+def _train_tracker(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidseg.errors import ConfigError
+    from vidseg.tracking.registry import get_model_spec
+    from vidseg.training.data import load_training_videos
+    from vidseg.training.loop import TrainConfig, train_tracker
+    from vidseg.training.losses import LossWeights
+
+    try:
+        probs = tuple(float(p) for p in args.prompts.split(","))
+    except ValueError:
+        probs = ()
+    if len(probs) != 3:
+        raise ConfigError(f"--prompts takes three numbers click,box,mask (e.g. 0.7,0.2,0.1); found {args.prompts!r}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        out=args.out,
+        model=args.model,
+        image_size=args.image_size,
+        init=args.init,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        clip_len=args.clip_len,
+        lr=args.lr,
+        warmup=args.warmup,
+        prompt_probs=(probs[0], probs[1], probs[2]),
+        losses=LossWeights(mask=20.0, focal=True) if args.focal else LossWeights(),
+        freeze_image_encoder=args.freeze_image_encoder,
+        seed=args.seed,
+        val_every=args.val_every,
+        max_minutes=args.max_minutes,
+        resume=args.resume,
+    )
+    size = args.image_size or get_model_spec(args.model).default_image_size
+    train = load_training_videos(args.data, size)
+    val = load_training_videos([args.val], size) if args.val is not None else []
+    report = train_tracker(config, train, val)
+    best = f"best J&F {report.best_jf:.3f} at step {report.best_step} -> {report.best_path}" if report.best_path else (
+        "no validation (give --val)")  # fmt: skip
+    log.info("%d steps in %.1f min; %s; resume from %s", report.steps_done, report.seconds / 60, best, report.last_path)
+    return 0
 
 
 def _cache_dir() -> Path | None:
@@ -110,6 +239,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         frames=args.frames,
         objects=args.objects,
         out=args.out,
+        # Nothing chosen by flag: without the official checkpoint, run the shipped synthetic model.
+        fallback=args.model is None and args.checkpoint is None and not args.random_weights,
     )
     run_demo(config)
     return 0
@@ -193,11 +324,22 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from vidseg.evaluation import evaluate, format_report, write_report_json
+
+    report = evaluate(args.pred, args.gt, bound_th=args.bound_th, keep_first_last=args.keep_first_last)
+    print(format_report(report))
+    if args.json is not None:
+        write_report_json(report, args.json)
+        log.info("report written to %s", args.json)
+    return 0
+
+
 def _list_models() -> int:
     from vidseg.tracking import MODELS
 
     for spec in MODELS.values():
-        print(f"{spec.name:24s} {spec.url}")
+        print(f"{spec.name:24s} {spec.description or spec.source}")
     return 0
 
 
@@ -216,6 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_job(args)
         if args.command == "info":
             return _info(args)
+        if args.command == "eval":
+            return _evaluate(args)
+        if args.command == "synth":
+            return _synth(args)
+        if args.command == "train":
+            return _train_tracker(args)
         return _list_models()
     except VidsegError as exc:
         print(f"vidseg: error: {exc}", file=sys.stderr)

@@ -8,17 +8,18 @@ tracked shape matches the generator's ground truth (IoU).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from vidseg.config import TrackerConfig
-from vidseg.errors import ConfigError
+from vidseg.errors import CheckpointError, ConfigError
 from vidseg.prompt_spec import ScheduledPrompt
 from vidseg.sinks.objects_jsonl import read_objects_jsonl
 from vidseg.synthetic import moving_shapes_clip, write_clip_video
 from vidseg.track_job import JobConfig, JobReport, run_job
+from vidseg.tracking.registry import SYNTHETIC_MODEL
 from vidseg.types import Prompt
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Options of :func:`run_demo` (see ``vidseg demo --help``)."""
+    """Options of :func:`run_demo` (see ``vidseg demo --help``).
+
+    ``fallback``: when the tracker's checkpoint cannot be found or downloaded, run the
+    synthetic-only model shipped with vidseg instead (the demo then works offline).
+    """
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     download: bool = True
@@ -34,6 +39,7 @@ class DemoConfig:
     frames: int = 48
     objects: int = 1
     out: Path = Path("out/demo")
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,16 +63,29 @@ def run_demo(config: DemoConfig) -> DemoSummary:
         ScheduledPrompt(Prompt(obj_id, points=(clip.center(0, obj_id),), labels=(1,)))
         for obj_id in range(1, config.objects + 1)
     )
-    job = run_job(
-        JobConfig(
-            source=str(sample),
-            out=config.out / "run",
-            prompts=prompts,
-            tracker=config.tracker,
-            cache_dir=config.cache_dir,
-            download=config.download,
-        )
+    job_config = JobConfig(
+        source=str(sample),
+        out=config.out / "run",
+        prompts=prompts,
+        tracker=config.tracker,
+        cache_dir=config.cache_dir,
+        download=config.download,
     )
+    try:
+        job = run_job(job_config)
+    except CheckpointError as exc:  # raised before anything is written
+        bundled = SYNTHETIC_MODEL.bundled
+        if not config.fallback or bundled is None or not bundled.is_file():
+            raise
+        log.warning(
+            "%s. Running the demo with %s instead: %s (%s)",
+            str(exc).split(". ")[0],
+            SYNTHETIC_MODEL.name,
+            SYNTHETIC_MODEL.description,
+            bundled,
+        )
+        tracker = replace(config.tracker, model=SYNTHETIC_MODEL.name, checkpoint=None, image_size=None)
+        job = run_job(replace(job_config, tracker=tracker))
     ious: dict[int, list[float]] = {}
     for record in read_objects_jsonl(job.out / "objects.jsonl"):
         for obj in record.objects:

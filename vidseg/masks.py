@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as coco_mask
@@ -100,3 +101,14 @@ def to_label_map(
     for mask, obj_id in zip(masks, ids, strict=True):
         labels[mask] = obj_id
     return labels
+
+
+def interior_point(mask: BoolArray) -> tuple[float, float]:
+    """The (x, y) pixel centre deepest inside ``mask`` (farthest from its edge): where a person
+    would click to pick the object. Raises ValueError for an empty mask."""
+    if not mask.any():
+        raise ValueError("cannot pick a point inside an empty mask")
+    padded = np.pad(mask.astype(np.uint8), 1)  # the frame border counts as an edge
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return float(x), float(y)

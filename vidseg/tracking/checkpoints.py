@@ -124,15 +124,21 @@ def resolve_checkpoint(
         path = Path(checkpoint).expanduser()
         if not path.is_file():
             raise CheckpointError(
-                f"checkpoint file {path} does not exist; expected the .pt file of model "
-                f"{spec.name!r} (official: {spec.url})"
+                f"checkpoint file {path} does not exist; expected the .pt file of model {spec.name!r} ({spec.source})"
             )
         expected = spec.sha256 if path.name == spec.checkpoint_file else None
         return ResolvedCheckpoint(path, _verify(path, expected, "given path"))
 
+    if spec.bundled is not None and spec.bundled.is_file():
+        return ResolvedCheckpoint(spec.bundled, sha256_of(spec.bundled))
     cached = cache / spec.checkpoint_file
     if cached.is_file():
         return ResolvedCheckpoint(cached, _verify(cached, spec.sha256, "cache"))
+    if spec.url is None:
+        raise CheckpointError(
+            f"no checkpoint for model {spec.name!r}: it is not published for download and {cached} does not "
+            f"exist. Train one with `vidseg train tracker` and pass it with --checkpoint, or use --random-weights"
+        )
     if not download_missing:
         raise CheckpointError(_offline_message(spec, cache, f"{cached} does not exist and downloads are off"))
     log.info("checkpoint %s not in cache; downloading %s", spec.checkpoint_file, spec.url)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vidseg.tracking.model import instantiate_model, load_model_config
 from vidseg.tracking.registry import get_model_spec
 from vidseg.types import FloatArray, ImageArray, IntArray, Prompt
 
@@ -56,6 +57,13 @@ def build_official_predictor(
     from sam2.build_sam import build_sam2_video_predictor
 
     spec = get_model_spec(model_name)
+    if Path(spec.config).is_file():
+        # A config outside the sam2 package (vidseg's own models): Hydra's config search cannot
+        # find it, so build it as `build_sam2_video_predictor` would, with the same overrides.
+        cfg = load_model_config(spec.config, {"model.image_size": image_size, **_dotted(overrides)})
+        predictor = instantiate_model(cfg)
+        predictor.load_state_dict(state_dict)
+        return predictor.eval()
     predictor = build_sam2_video_predictor(
         spec.config,
         ckpt_path=None,
@@ -65,6 +73,17 @@ def build_official_predictor(
     predictor.load_state_dict(state_dict)
     predictor.fill_hole_area = 0
     return predictor.eval()
+
+
+def _dotted(overrides: Sequence[str]) -> dict[str, Any]:
+    """Hydra ``++key=value`` overrides as a dotted-key dict (values parsed as YAML)."""
+    import yaml
+
+    out = {}
+    for item in overrides:
+        key, _, value = item.lstrip("+").partition("=")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def _add(predictor: Any, state: dict[str, Any], t: int, prompt: Prompt) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from vidseg.errors import UnknownModelError
 
@@ -16,9 +17,9 @@ class ModelSpec:
 
     Attributes:
         name: canonical name, e.g. ``"sam2.1_hiera_tiny"``.
-        config: path of the model's YAML config inside the ``sam2`` package.
-        checkpoint_file: file name of the official checkpoint.
-        url: where the official checkpoint is published.
+        config: path of the model's YAML config inside the ``sam2`` package, or a file path.
+        checkpoint_file: file name of the checkpoint (in the cache, or bundled).
+        url: where the official checkpoint is published (None: never downloaded).
         sha256: expected SHA-256 of the checkpoint file, or None when no published value is known
             (the file's hash is then computed and reported, but not checked).
         default_image_size: the image size the model was trained at.
@@ -27,9 +28,18 @@ class ModelSpec:
     name: str
     config: str
     checkpoint_file: str
-    url: str
+    url: str | None
     sha256: str | None
     default_image_size: int = 1024
+    bundled: Path | None = None
+    description: str = ""
+
+    @property
+    def source(self) -> str:
+        """Where the checkpoint comes from, for messages."""
+        if self.url is not None:
+            return self.url
+        return f"shipped with vidseg at {self.bundled}" if self.bundled else "no published checkpoint"
 
 
 def _spec(version: str, size: str, short: str, sha256: str | None) -> ModelSpec:
@@ -60,6 +70,21 @@ MODELS: dict[str, ModelSpec] = {
         _spec("sam2", "large", "l", "7442e4e9b732a508f80e141e7c2913437a3610ee0c77381a66658c3a445df87b"),
     )
 }
+
+_HERE = Path(__file__).resolve().parent
+# vidseg's own reduced SAM 2.1, trained from scratch on synthetic videos only (see
+# vidseg/tracking/weights/README.md): it makes the offline demo and tests show real tracking.
+SYNTHETIC_MODEL = ModelSpec(
+    name="vidseg_synthetic_tiny",
+    config=str(_HERE / "model_configs" / "vidseg_synthetic_tiny.yaml"),
+    checkpoint_file="vidseg_synthetic_tiny.pt",
+    url=None,
+    sha256=None,
+    default_image_size=128,
+    bundled=_HERE / "weights" / "vidseg_synthetic_tiny.pt",
+    description="synthetic-only demo model (128 px); use the official SAM 2.1 models for real video",
+)
+MODELS[SYNTHETIC_MODEL.name] = SYNTHETIC_MODEL
 
 # Short names people use for the same models (the sam2 repository's config names among them).
 _ALIASES = {

@@ -1,0 +1,279 @@
+"""Training (or fine-tuning) a SAM 2 tracker on annotated videos.
+
+Each step draws a batch of clips (:mod:`vidseg.training.clips`), unrolls the model over them as
+the tracker would run (:mod:`vidseg.training.unroll`) and minimises the clip loss
+(:mod:`vidseg.training.losses`) with AdamW under a warm-up + cosine learning-rate schedule.
+Every ``val_every`` steps the streaming tracker itself is scored on held-out videos (J&F).
+
+Files written to ``out``:
+- ``last.pt``: model, optimiser, step, random state and history; ``--resume`` continues from it.
+- ``best.pt``: the model with the best validation J&F, in SAM 2's checkpoint format (a dict with
+  a ``"model"`` state dict), loadable with ``build_tracker(model, checkpoint=PATH)``, plus a
+  ``"vidseg"`` entry describing how it was trained.
+- ``history.jsonl``: one line per logged step and per validation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidseg import __version__
+from vidseg.errors import CheckpointError, ConfigError
+from vidseg.tracking.model import instantiate_model, load_model_config, load_weights
+from vidseg.tracking.registry import get_model_spec
+from vidseg.training.clips import ClipSampler, TrainVideo
+from vidseg.training.losses import LossWeights, clip_loss
+from vidseg.training.unroll import unroll
+from vidseg.training.validate import ValidationScores, validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        out: folder for checkpoints and history.
+        model: model name (its architecture config); see ``vidseg models``.
+        image_size: model input size (default: the model's own).
+        init: checkpoint to start from (fine-tuning), or None to train from scratch.
+        steps: optimiser steps in all (the schedule's length).
+        batch_size: clips per step.
+        clip_len: frames per clip (1: click-to-mask on single frames).
+        lr: peak learning rate; warmup: its linear warm-up in steps; min_lr_ratio: the cosine's floor.
+        weight_decay: AdamW weight decay.
+        grad_clip: gradient-norm clip.
+        prompt_probs: click, box and mask prompt probabilities.
+        losses: loss weights.
+        freeze_image_encoder: train everything but the image encoder (the usual fine-tune).
+        seed: seeds the weights (from scratch), the clip draws and the prompts.
+        val_every: steps between validations (0: only at the end).
+        log_every: steps between log lines.
+        max_minutes: stop (and save) after this much wall time, or None.
+        resume: continue from ``out/last.pt`` when it exists.
+    """
+
+    out: Path
+    model: str = "vidseg_synthetic_tiny"
+    image_size: int | None = None
+    init: Path | None = None
+    steps: int = 2000
+    batch_size: int = 4
+    clip_len: int = 8
+    lr: float = 2e-3
+    warmup: int = 100
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    prompt_probs: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    losses: LossWeights = field(default_factory=LossWeights)
+    freeze_image_encoder: bool = False
+    seed: int = 0
+    val_every: int = 250
+    log_every: int = 25
+    max_minutes: float | None = None
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.steps < 1:
+            problems.append(f"steps must be >= 1 (found {self.steps})")
+        if not 0 < self.lr < 1:
+            problems.append(f"lr must be in (0, 1) (found {self.lr})")
+        if self.warmup < 0 or self.val_every < 0 or self.log_every < 1:
+            problems.append(f"warmup and val_every >= 0, log_every >= 1 (found {self.warmup}, {self.val_every}, "
+                            f"{self.log_every})")  # fmt: skip
+        if problems:
+            raise ConfigError("bad training config: " + "; ".join(problems))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out)
+        data["init"] = str(self.init) if self.init is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did."""
+
+    steps_done: int
+    seconds: float
+    best_jf: float | None
+    best_step: int | None
+    best_path: Path | None
+    last_path: Path
+    final: ValidationScores | None
+    stopped_early: bool
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up to ``lr``, then a cosine down to ``lr * min_lr_ratio`` at ``steps``."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    floor = config.lr * config.min_lr_ratio
+    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_training_model(config: TrainConfig) -> Any:
+    """The model to train: the named architecture, from ``config.init`` or freshly initialised."""
+    spec = get_model_spec(config.model)
+    size = config.image_size or spec.default_image_size
+    net: Any = instantiate_model(load_model_config(spec.config, {"model.image_size": size}), seed=config.seed)
+    if config.init is not None:
+        if not Path(config.init).is_file():
+            raise CheckpointError(f"--init checkpoint {config.init} does not exist; expected a SAM 2 .pt file")
+        load_weights(net, Path(config.init))
+    if config.freeze_image_encoder:
+        for p in net.image_encoder.parameters():
+            p.requires_grad_(False)
+    return net
+
+
+def _save(path: Path, blob: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)  # never a half-written checkpoint
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def train_tracker(
+    config: TrainConfig,
+    train_videos: Sequence[TrainVideo],
+    val_videos: Sequence[TrainVideo],
+    on_log: Callable[[str], None] | None = None,
+) -> TrainReport:
+    """Train per ``config``; see the module docstring. ``on_log`` receives each progress line."""
+    emit = on_log or log.info
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cpu") if not torch.cuda.is_available() else torch.device("cuda")
+    model: Any = build_training_model(config).to(device)
+    sampler = ClipSampler(train_videos, config.clip_len, config.batch_size, config.prompt_probs)
+    if sampler.size != model.image_size:
+        raise ConfigError(
+            f"training videos are {sampler.size}x{sampler.size} but the model takes {model.image_size} px; "
+            "load them at the model's image size"
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    step, best_jf, best_step, history_seconds = 0, -1.0, None, 0.0
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    history = out / "history.jsonl"
+    if config.resume and last_path.is_file():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)  # our own file
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        step, best_jf, best_step = state["step"], state["best_jf"], state["best_step"]
+        history_seconds = state["seconds"]
+        emit(f"resumed from {last_path} at step {step} (best J&F {best_jf:.3f})")
+    elif history.exists():
+        history.unlink()
+
+    def checkpoint_meta(scores: ValidationScores | None) -> dict[str, Any]:
+        return {
+            "vidseg_version": __version__,
+            "model": config.model,
+            "image_size": int(model.image_size),
+            "step": step,
+            "seconds": history_seconds + (time.perf_counter() - started),
+            "val_j": scores.j if scores else None,
+            "val_f": scores.f if scores else None,
+            "val_jf": scores.jf if scores else None,
+            "config": config.to_json(),
+        }
+
+    def run_validation() -> ValidationScores | None:
+        nonlocal best_jf, best_step
+        if not val_videos:
+            return None
+        scores = validate(model, val_videos, device)
+        model.train()
+        _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
+        emit(
+            f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, {scores.objects} objects)"
+        )
+        if scores.jf > best_jf:
+            best_jf, best_step = scores.jf, step
+            _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
+        return scores
+
+    def save_last() -> None:
+        _save(
+            last_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": rng.bit_generator.state,
+                "step": step,
+                "best_jf": best_jf,
+                "best_step": best_step,
+                "seconds": history_seconds + (time.perf_counter() - started),
+                "vidseg": checkpoint_meta(None),
+            },
+        )
+
+    started = time.perf_counter()
+    first_step = step
+    model.train()
+    window: list[tuple[float, float]] = []
+    stopped_early = False
+    while step < config.steps:
+        if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+            stopped_early = True
+            emit(f"time budget of {config.max_minutes:g} min reached at step {step}; stopping")
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        batch = sampler.sample(rng)
+        parts = clip_loss(unroll(model, batch), batch.targets.to(device), config.losses)
+        optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        step += 1
+        window.append((float(parts.total.detach()), parts.mean_iou))
+        if step % config.log_every == 0 or step == config.steps:
+            elapsed = time.perf_counter() - started
+            loss = float(np.mean([w[0] for w in window]))
+            train_iou = float(np.nanmean([w[1] for w in window])) if any(not math.isnan(w[1]) for w in window) else 0.0
+            window.clear()
+            per_step = elapsed / max(1, step - first_step)  # includes validation time
+            eta = per_step * (config.steps - step)
+            _append(history, {"step": step, "loss": loss, "train_iou": train_iou, "lr": learning_rate(step - 1, config),
+                              "seconds": history_seconds + elapsed})  # fmt: skip
+            emit(f"step {step}/{config.steps} loss {loss:.4f} train IoU {train_iou:.3f} "
+                 f"lr {learning_rate(step - 1, config):.2e} {elapsed / 60:.1f} min, ETA {eta / 60:.0f} min")  # fmt: skip
+        if config.val_every and step % config.val_every == 0 and step < config.steps:
+            run_validation()
+            save_last()
+    final = run_validation()
+    save_last()
+    return TrainReport(
+        steps_done=step,
+        seconds=history_seconds + (time.perf_counter() - started),
+        best_jf=best_jf if best_step is not None else None,
+        best_step=best_step,
+        best_path=best_path if best_path.is_file() else None,
+        last_path=last_path,
+        final=final,
+        stopped_early=stopped_early,
+    )
