@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/setup.sh; idempotent).
 VENV ?= $(if $(VIDSEG_VENV),$(VIDSEG_VENV),.venv)
 PY := $(VENV)/bin/python
-ARGS ?= --random-weights --image-size 256
+ARGS ?= --config configs/cpu-demo.yaml
 
 .PHONY: setup demo test lint pytest bench clean
 

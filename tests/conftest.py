@@ -49,10 +49,11 @@ def free_port() -> int:
 class RedisServer:
     """A real redis-server on a free loopback port, started and stopped by PID."""
 
-    def __init__(self, folder: Path, password: str | None = None) -> None:
+    def __init__(self, folder: Path, password: str | None = None, persist: bool = False) -> None:
         self.port = free_port()
         self.folder = folder
         self.password = password
+        self.persist = persist  # append-only file, fsync'd on every write: a killed server keeps its data
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,7 +62,8 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof,
                 "--dir", str(self.folder)]  # fmt: skip
         if self.password:
             args += ["--requirepass", self.password]
@@ -75,9 +77,10 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server (``signal.SIGKILL``: kill it without a clean shutdown)."""
         if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
+            os.kill(self.process.pid, sig)
             self.process.wait(timeout=10)
         self.process = None
 

@@ -58,3 +58,21 @@ def test_exclusive_masks_give_each_pixel_to_the_higher_logit():
     assert out[1, 0].tolist() == [False, False, True, True]
     assert not out[2].any() and out.sum(axis=0).max() == 1
     np.testing.assert_array_equal(exclusive_masks(masks[:1], logits[:1]), masks[:1])
+
+
+def test_encode_rle_gives_pycocotools_strings_for_any_mask():
+    from pycocotools import mask as coco_mask
+
+    rng = np.random.default_rng(0)
+    cases = [np.zeros((5, 7), bool), np.ones((5, 7), bool), np.ones((1, 1), bool), np.zeros((1, 1), bool)]
+    for _ in range(200):
+        height, width = (int(v) for v in rng.integers(1, 40, 2))
+        mask = rng.random((height, width)) < rng.random()
+        cases.append(mask)
+        edge = np.zeros((height, width), bool)
+        edge[:, -1] = True  # touching the right border, where the trailing run is empty
+        cases.append(edge)
+    for mask in cases:
+        expected = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"].decode()
+        assert encode_rle(mask).counts == expected, mask.shape
+        assert np.array_equal(decode_rle(encode_rle(mask)), mask)

@@ -56,3 +56,15 @@ def test_result_shape_checks():
         TrackingResult(
             0, np.array([1]), np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), np.float64), np.zeros(1, np.float32), INFO
         )
+
+
+def test_a_result_without_objects_has_empty_boxes_and_visibility():
+    result = TrackingResult(
+        frame_index=0,
+        object_ids=np.zeros(0, np.int64),
+        masks=np.zeros((0, 5, 8), bool),
+        logits=np.zeros((0, 5, 8), np.float32),
+        scores=np.zeros(0, np.float32),
+        model=INFO,
+    )
+    assert result.visible().shape == (0,) and result.boxes.shape == (0, 4)

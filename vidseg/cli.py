@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     redis_group.add_argument("--source-id", default=None, help="stream name part (default: the source file's stem)")
     redis_group.add_argument("--redis-prefix", default="vidseg", help="key prefix (default vidseg)")
     redis_group.add_argument("--redis-maxlen", type=int, default=10_000, help="approximate stream length kept")
+    redis_group.add_argument(
+        "--redis-no-prompts", action="store_true", help="do not read prompts from {prefix}:{source_id}:prompts"
+    )
     _add_model_args(run)
 
     info = sub.add_parser("info", help="describe what a source holds")
@@ -116,6 +119,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also score each sequence's first and last frame (DAVIS excludes them)",
     )
+    prompt = sub.add_parser(
+        "prompt",
+        help="send a prompt to a running `vidseg run --redis` through Redis",
+        description="Add prompts to {prefix}:{source_id}:prompts; the run applies them on the next frame it "
+        "processes (or the first frame at or after --pts) and reports each as applied or rejected on "
+        "{prefix}:{source_id}:events. Same syntax as `vidseg run`, without @WHEN.",
+    )
+    prompt.add_argument("source_id", help="the run's source id (its --source-id, by default the file's stem)")
+    prompt.add_argument("--redis", required=True, metavar="URL", help="redis://, rediss:// or unix:// URL")
+    prompt.add_argument("--prefix", default="vidseg", help="key prefix (default vidseg)")
+    prompt.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL]")
+    prompt.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2")
+    prompt.add_argument("--mask", action="append", default=[], metavar="[ID:]FILE")
+    prompt.add_argument("--pts", type=int, default=None, help="apply at this pts (source time base) instead of next")
+    prompt.add_argument("--request-id", default=None, help="echoed in the events (default: generated)")
     _add_training_parsers(sub)
     return parser
 
@@ -272,7 +290,13 @@ def _run_job(args: argparse.Namespace) -> int:
         from vidseg.sinks.redis_stream import RedisConfig
 
         source_id = args.source_id or Path(args.source.rstrip("/")).stem or "source"
-        redis_config = RedisConfig(args.redis, source_id=source_id, prefix=args.redis_prefix, maxlen=args.redis_maxlen)
+        redis_config = RedisConfig(
+            args.redis,
+            source_id=source_id,
+            prefix=args.redis_prefix,
+            maxlen=args.redis_maxlen,
+            accept_prompts=not args.redis_no_prompts,
+        )
     config = JobConfig(
         source=args.source,
         out=args.out,
@@ -311,6 +335,38 @@ def _run_job(args: argparse.Namespace) -> int:
     log.info("%s: %d frames processed in %.1f s; outputs in %s", report.status, report.frames_processed,
              report.seconds, report.out)  # fmt: skip
     return 0 if report.status == "completed" else 130
+
+
+def _send_prompts(args: argparse.Namespace) -> int:
+    import uuid
+
+    import redis
+
+    from vidseg.errors import PromptError, SinkError
+    from vidseg.prompt_spec import parse_cli_prompts
+    from vidseg.sinks.redis_stream import RedisConfig, redact
+    from vidseg.sources.redis_prompts import encode_prompt
+
+    prompts = parse_cli_prompts(args.point, args.box, args.mask)
+    if not prompts:
+        raise PromptError("no prompt given: add --point, --box or --mask")
+    if any(p.frame is not None or p.time is not None for p in prompts):
+        raise PromptError("@WHEN does not apply here: prompts go to the next frame, or use --pts")
+    key = RedisConfig(args.redis, source_id=args.source_id, prefix=args.prefix).key("prompts")
+    request = args.request_id or uuid.uuid4().hex[:12]
+    try:
+        client = redis.Redis.from_url(args.redis, socket_connect_timeout=5, socket_timeout=5)
+        for k, scheduled in enumerate(prompts):
+            request_id = request if len(prompts) == 1 else f"{request}-{k}"
+            fields = encode_prompt(scheduled.prompt, args.pts if args.pts is not None else "next", request_id)
+            entry = client.xadd(key, fields)  # type: ignore[arg-type]
+            print(f"{key} {entry.decode() if isinstance(entry, bytes) else entry} request_id={request_id}")
+        client.close()
+    except redis.AuthenticationError:
+        raise SinkError(f"Redis at {redact(args.redis)} refused the credentials") from None
+    except (redis.RedisError, ValueError, OSError) as exc:
+        raise SinkError(f"cannot reach Redis at {redact(args.redis)}: {type(exc).__name__}") from None
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -360,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _info(args)
         if args.command == "eval":
             return _evaluate(args)
+        if args.command == "prompt":
+            return _send_prompts(args)
         if args.command == "synth":
             return _synth(args)
         if args.command == "train":

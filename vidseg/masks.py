@@ -15,7 +15,7 @@ import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.types import BoolArray
+from vidseg.types import BoolArray, mask_box
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,38 @@ class Rle:
         return cls((int(size[0]), int(size[1])), counts)
 
 
-def encode_rle(mask: BoolArray) -> Rle:
-    """COCO RLE of an HxW bool mask."""
+def encode_rle(mask: BoolArray, box: tuple[int, int, int, int] | bool | None = True) -> Rle:
+    """COCO RLE of an HxW bool mask (the same string as pycocotools' ``encode``).
+
+    Only the columns of the mask's box are scanned (COCO runs go down the columns), so the cost
+    follows the object's width, not the frame's. ``box``: the mask's tight box if already known
+    (``vidseg.types.mask_box``; None for an empty mask), or True to compute it.
+    """
     if mask.ndim != 2:
         raise InputError(f"encode_rle needs an HxW mask; found shape {mask.shape}")
-    encoded = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return Rle((int(encoded["size"][0]), int(encoded["size"][1])), encoded["counts"].decode("ascii"))
+    height, width = mask.shape
+    if box is True:
+        box = mask_box(mask)
+    if box is None or box is False:
+        counts = [height * width]
+    else:
+        x1, y1, x2, y2 = box
+        # Each box column, top to bottom, padded with background above and below: every change
+        # of value is the start or the end of a run, at a known place in the column-major order.
+        padded = np.zeros((y2 - y1 + 2, x2 - x1), dtype=bool)
+        padded[1:-1] = mask[y1:y2, x1:x2]
+        rows, cols = np.divmod(np.flatnonzero(padded[1:] != padded[:-1]), x2 - x1)  # (2-D nonzero is slow)
+        changes = np.sort((cols + x1) * height + rows + y1)  # few: about two per column
+        # A run that ends at the bottom of a column and one that starts at the top of the next
+        # are one run: their end and start fall on the same place and cancel out.
+        same = np.flatnonzero(changes[1:] == changes[:-1])
+        if same.size:
+            changes = np.delete(changes, np.concatenate((same, same + 1)))
+        if changes.size and changes[-1] == height * width:  # the mask runs to the last pixel
+            changes = changes[:-1]
+        counts = np.diff(np.concatenate(([0], changes, [height * width]))).tolist()
+    encoded = coco_mask.frPyObjects({"counts": counts, "size": [height, width]}, height, width)
+    return Rle((height, width), encoded["counts"].decode("ascii"))
 
 
 def decode_rle(rle: Rle) -> BoolArray:
@@ -109,6 +135,8 @@ def interior_point(mask: BoolArray) -> tuple[float, float]:
     if not mask.any():
         raise ValueError("cannot pick a point inside an empty mask")
     padded = np.pad(mask.astype(np.uint8), 1)  # the frame border counts as an edge
-    depth = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    # The 5x5 mask's transform is sequential (the exact one runs in parallel and can break
+    # near-ties differently from run to run); rounding makes ties exact, and argmax takes the first.
+    depth = np.round(cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1], 4)
     y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
     return float(x), float(y)

@@ -84,18 +84,20 @@ class FrameRecord:
     ) -> FrameRecord:
         """The record of ``frame``; ``masks`` replaces the result's masks (e.g. overlaps resolved)."""
         masks = result.masks if masks is None else masks
-        visible = result.visible(threshold, masks)
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
             mask = masks[k]
+            box = mask_box(mask)
+            area = 0 if box is None else int(np.count_nonzero(mask[box[1] : box[3], box[0] : box[2]]))
+            score = float(result.scores[k])
             objects.append(
                 ObjectRecord(
                     obj_id=int(obj_id),
-                    score=float(result.scores[k]),
-                    visible=bool(visible[k]),
-                    bbox=mask_box(mask),
-                    area=int(np.count_nonzero(mask)),
-                    rle=encode_rle(mask),
+                    score=score,
+                    visible=score > threshold and area > 0,  # as TrackingResult.visible
+                    bbox=box,
+                    area=area,
+                    rle=encode_rle(mask, box),
                 )
             )
         return cls(index=frame.index, pts=frame.pts, time_base=frame.time_base, time=frame.time, objects=tuple(objects))

@@ -21,9 +21,10 @@ from vidseg.config import TrackerConfig
 from vidseg.errors import PromptError, SourceError, VidsegError
 from vidseg.progress import Progress
 from vidseg.prompt_spec import ScheduledPrompt
+from vidseg.redis_bus import RedisBus
 from vidseg.runner import StagedRun
 from vidseg.sinks.outputs import FileOutputs, TrackedFrame
-from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher
+from vidseg.sinks.redis_stream import RedisConfig
 from vidseg.sources import SourceInfo, open_source
 from vidseg.tracking import Sam2Tracker, build_tracker
 from vidseg.types import Frame
@@ -133,7 +134,8 @@ def run_job(
     keep_freed_memory()  # the model runs in a worker thread: keep its memory for the next frame
     source = open_source(config.source, every=config.every, start=config.start, end=config.end, fps=config.image_fps)
     try:
-        if not config.prompts:
+        remote = config.redis is not None and config.redis.accept_prompts
+        if not config.prompts and not remote:
             raise PromptError("no prompts given: add at least one --point, --box, --mask or --prompts FILE")
         top = 255 if config.davis is not None else 65535
         for scheduled in config.prompts:
@@ -144,14 +146,17 @@ def run_job(
                     f"object id {scheduled.prompt.obj_id} is out of range: ids are 1..{top}{why}; 0 is the background"
                 )
         tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
-        publisher = RedisPublisher(config.redis) if config.redis is not None else None
+        max_id = max((p.prompt.obj_id for p in config.prompts), default=1)
         outputs = FileOutputs(
             config.out,
             fps=source.info.fps or 25.0,
-            max_id=max(p.prompt.obj_id for p in config.prompts),
+            max_id=max_id,
             davis=config.davis,
             overlay=config.overlay,
             visible_threshold=config.visible_threshold,
+        )
+        bus = RedisBus.open(
+            config.redis, lambda: source.stats.skipped_corrupt, id_limit=top if max_id > 255 else min(top, 255)
         )
     except BaseException:
         source.close()
@@ -163,12 +168,14 @@ def run_job(
 
     def track(frame: Frame) -> TrackedFrame:
         feeder.feed(tracker, frame)
+        if bus is not None:
+            bus.feed(tracker, frame)
         return TrackedFrame(frame, tracker.step(frame))
 
     def write(item: TrackedFrame) -> None:
         record = outputs.write(item)
-        if publisher is not None:
-            publisher.publish(record, epoch=item.frame.epoch)
+        if bus is not None:
+            bus.publish(record, item.frame.epoch)
         if progress is not None:
             progress.update()
 
@@ -183,6 +190,8 @@ def run_job(
     )
     error: BaseException | None = None
     run_started = time.perf_counter()
+    if bus is not None:
+        bus.started(lambda: outputs.frames / max(1e-9, time.perf_counter() - run_started))
     try:
         run.run()
     except BaseException as exc:  # a stage failure, or a second Ctrl-C (KeyboardInterrupt)
@@ -195,8 +204,8 @@ def run_job(
             error = error or exc
         finally:
             source.close()
-            if publisher is not None:
-                publisher.close()
+            if bus is not None:
+                bus.close(error)
     if progress is not None:
         progress.finish()
     if error is None and outputs.frames == 0 and not stop_event.is_set():
@@ -248,7 +257,7 @@ def run_job(
             "missing": missing,
         },
         "source_errors": source.stats.errors,
-        "redis": publisher.summary() if publisher is not None else None,
+        "redis": bus.summary() if bus is not None else None,
         "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in run.timings.items()},
         "outputs": sorted(p.name for p in config.out.iterdir()),
     }

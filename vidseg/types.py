@@ -46,8 +46,9 @@ def mask_box(mask: BoolArray) -> tuple[int, int, int, int] | None:
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    y1, y2 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(mask[y1:y2].any(axis=0))  # only the rows that hold the mask
+    return int(cols[0]), y1, int(cols[-1]) + 1, y2
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ class TrackingResult:
         """(N,) bool: the object is present (score above ``threshold``) and its mask non-empty
         (``masks`` replaces this result's masks, e.g. after overlaps were resolved)."""
         masks = self.masks if masks is None else masks
-        return (self.scores > threshold) & masks.reshape(len(self), -1).any(axis=1)
+        return (self.scores > threshold) & masks.reshape(len(self), masks.shape[1] * masks.shape[2]).any(axis=1)
 
     def mask_of(self, obj_id: int) -> BoolArray:
         """The mask of object ``obj_id``; raises :class:`KeyError` if it is not tracked."""

@@ -11,9 +11,10 @@ import redis
 
 from tests.conftest import RedisServer
 from vidseg.errors import SinkError
+from vidseg.events import Event, EventKind
 from vidseg.masks import encode_rle
 from vidseg.records import FrameRecord, ObjectRecord
-from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher, decode_entry, redact
+from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, RedisPublisher, RunState, decode_entry, redact
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,3 +99,45 @@ def test_wrong_url_and_password_are_clear_and_redacted(tmp_path, redis_server):
     finally:
         locked.stop()
     assert redact("redis://u:p@h:1/0") == "redis://***@h:1/0" and redact("redis://h:1") == "redis://h:1"
+
+
+def test_status_reports_states_and_heartbeats(redis_server):
+    publisher = RedisPublisher(
+        RedisConfig(redis_server.url, source_id="st", heartbeat=0.2), stats=lambda: {"fps": 12.5}
+    )
+    publisher.set_state(RunState.RUNNING)
+    for k in range(3):
+        publisher.publish(record(k))
+    time.sleep(1.0)
+    publisher.close(RunState.FAILED, "decoder exploded")
+    client = redis.Redis.from_url(redis_server.url)
+    entries = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in client.xrange("vidseg:st:status")]
+    client.close()
+    states = [e["state"] for e in entries]
+    assert states[0] == "starting" and states[1] == "running" and states[-1] == "failed"
+    heartbeats = [e for e in entries[2:-1] if e["state"] == "running"]
+    assert len(heartbeats) >= 3, states  # every 0.2 s for ~1 s
+    assert heartbeats[-1]["frames"] == "3" and heartbeats[-1]["fps"] == "12.500"
+    assert entries[-1]["last_error"] == "decoder exploded"
+    assert all(float(e["wall_time"]) > 1.6e9 for e in entries)
+
+
+def test_events_are_published_in_order(redis_server):
+    publisher = RedisPublisher(RedisConfig(redis_server.url, source_id="ev"))
+    sent = [Event(EventKind.OBJECT_ADDED, 0, 0.0, 1), Event(EventKind.PROMPT_REJECTED, 3, 0.12, 2, "bad box", "r9")]
+    for event in sent:
+        publisher.event(event)
+    publisher.close()
+    client = redis.Redis.from_url(redis_server.url)
+    got = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:ev:events")]
+    client.close()
+    assert got == sent and publisher.summary()["events"] == 2
+
+
+def test_deduplicator_drops_repeated_frames_per_epoch():
+    dedup = FrameDeduplicator()
+    keys = ["0:0", "0:1", "0:1", "0:2", "1:0", "1:0", "1:1", "0:2"]
+    assert [dedup.is_new({b"frame_key": k.encode()}) for k in keys] == [True, True, False, True, True, False, True,
+                                                                          False]  # fmt: skip
+    with pytest.raises(SinkError, match="frame_key"):
+        dedup.is_new({"frame_key": "nonsense"})

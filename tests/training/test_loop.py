@@ -87,3 +87,29 @@ def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
 def test_bad_training_config_is_refused(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(out=Path("unused"), **{field: value})  # type: ignore[arg-type]
+
+
+def test_fine_tuning_an_official_architecture_with_a_frozen_image_encoder(tmp_path: Path) -> None:
+    start = build_tracker("sam2.1_hiera_tiny", random_weights=True, image_size=128, device="cpu", seed=3).model
+    init = tmp_path / "init.pt"
+    torch.save({"model": start.state_dict()}, init)
+    config = TrainConfig(
+        out=tmp_path / "ft",
+        model="sam2.1_hiera_tiny",
+        image_size=128,
+        init=init,
+        freeze_image_encoder=True,
+        steps=2,
+        batch_size=1,
+        clip_len=2,
+        warmup=1,
+        val_every=0,
+        log_every=1,
+    )
+    report = train_tracker(config, _videos(range(1)), [])
+    trained = torch.load(report.last_path, map_location="cpu", weights_only=False)["model"]
+    before = start.state_dict()
+    encoder = [k for k in before if k.startswith("image_encoder.")]
+    others = [k for k in before if not k.startswith("image_encoder.") and before[k].is_floating_point()]
+    assert encoder and all(torch.equal(before[k], trained[k]) for k in encoder)
+    assert any(not torch.equal(before[k], trained[k]) for k in others)
