@@ -16,7 +16,7 @@ from vidseg.config import TrackerConfig
 from vidseg.events import Event, EventKind
 from vidseg.prompt_spec import ScheduledPrompt
 from vidseg.sinks.objects_jsonl import read_objects_jsonl
-from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, decode_entry
+from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, decode_entry, decode_frame_entry
 from vidseg.sources.redis_prompts import encode_prompt
 from vidseg.synthetic import moving_shapes_clip, write_clip_video
 from vidseg.track_job import JobConfig, JobReport, run_job
@@ -89,6 +89,12 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     states = [s["state"] for s in status]
     assert states[0] == "starting" and states[1] == "running" and states[-1] == "stopped"
     assert status[-1]["frames"] == "40" and float(status[-1]["fps"]) > 0
+    entries = [decode_frame_entry(fields) for _, fields in client.xrange("vidseg:cam:frames")]
+    assert [e.record for e in entries] == records  # the same records as objects.jsonl
+    context = entries[7].context
+    assert (context.source_id, context.epoch, context.dropped) == ("cam", 0, 0)
+    assert context.model is not None and context.model["name"] == "sam2.1_hiera_tiny"
+    assert context.model["random_weights"] is True and context.model["image_size"] == 64
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())["redis"]
     assert manifest["prompts_applied"] == 1 and manifest["prompts_rejected"] == 2
     client.close()

@@ -16,10 +16,10 @@ from typing import Any
 from vidseg.errors import PromptError
 from vidseg.events import Event, EventKind, ObjectEvents
 from vidseg.records import FrameRecord
-from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher, RunState
+from vidseg.sinks.redis_stream import FrameContext, RedisConfig, RedisPublisher, RunState
 from vidseg.sources.redis_prompts import RedisPromptInbox, RejectedPrompt, RemotePrompt, check_fits
 from vidseg.tracking import Sam2Tracker
-from vidseg.types import Frame
+from vidseg.types import Frame, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class RedisBus:
         self._lock = threading.Lock()
         self.applied = 0
         self.rejected = 0
+        self._drops_published = 0
 
     @classmethod
     def open(cls, config: RedisConfig | None, drops: Callable[[], int], id_limit: int) -> RedisBus | None:
@@ -104,11 +105,29 @@ class RedisBus:
         log.warning("frame %d: prompt from Redis rejected: %s", frame.index, reason)
         self.publisher.event(Event(EventKind.PROMPT_REJECTED, frame.index, frame.time, obj_id, reason, request_id))
 
-    def publish(self, record: FrameRecord, epoch: int) -> None:
+    def publish(self, record: FrameRecord, frame: Frame, model: ModelInfo) -> None:
         """On the write thread, after a frame: its entry, then its object events."""
-        self.publisher.publish(record, epoch=epoch)
+        drops = self._drops()
+        context = FrameContext(
+            source_id=self.publisher.config.source_id,
+            epoch=frame.epoch,
+            wallclock=frame.wallclock,
+            dropped=drops - self._drops_published,
+            model=self._model_identity(model),
+        )
+        self._drops_published = drops
+        self.publisher.publish(record, context)
         for event in self._objects.update(record):
             self.publisher.event(event)
+
+    @staticmethod
+    def _model_identity(model: ModelInfo) -> dict[str, Any]:
+        return {
+            "name": model.name,
+            "image_size": model.image_size,
+            "checkpoint_sha256": model.checkpoint_sha256,
+            "random_weights": model.random_weights,
+        }
 
     def summary(self) -> dict[str, Any]:
         return {

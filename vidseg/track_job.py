@@ -175,7 +175,7 @@ def run_job(
     def write(item: TrackedFrame) -> None:
         record = outputs.write(item)
         if bus is not None:
-            bus.publish(record, item.frame.epoch)
+            bus.publish(record, item.frame, item.result.model)
         if progress is not None:
             progress.update()
 

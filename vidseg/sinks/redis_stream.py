@@ -97,24 +97,72 @@ class RedisConfig:
         return self.key("frames")
 
 
-def encode_entry(record: FrameRecord, epoch: int = 0) -> dict[Any, Any]:
-    """The fields of one frame's stream entry."""
+@dataclass(frozen=True)
+class FrameContext:
+    """What a frame entry carries besides the frame's record.
+
+    Attributes:
+        source_id: the source's id.
+        epoch: increments each time a live source reconnects (0 for files).
+        wallclock: when the frame was captured (Unix seconds), when known.
+        dropped: frames the source dropped (or skipped as corrupt) since the previous entry.
+        model: the model's identity (name, image size, checkpoint SHA-256, random weights).
+    """
+
+    source_id: str = ""
+    epoch: int = 0
+    wallclock: float | None = None
+    dropped: int = 0
+    model: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FrameEntry:
+    """A decoded frame entry: the frame's record and its context."""
+
+    record: FrameRecord
+    context: FrameContext
+
+
+def encode_entry(record: FrameRecord, context: FrameContext | None = None) -> dict[Any, Any]:
+    """The fields of one frame's stream entry: ``schema_version``, ``frame_key``, ``source_id`` and
+    ``payload``, the JSON of the record (``vidseg.records``: index, pts, time_base, time, objects
+    with their COCO RLE masks) plus ``source_id``, ``epoch``, ``wallclock``, ``dropped`` and
+    ``model`` (see :class:`FrameContext`)."""
+    ctx = context or FrameContext()
+    payload = record.to_json()
+    payload.update(source_id=ctx.source_id, epoch=ctx.epoch, wallclock=ctx.wallclock, dropped=ctx.dropped,
+                   model=ctx.model)  # fmt: skip
     return {
         "schema_version": str(SCHEMA_VERSION),
-        "frame_key": f"{epoch}:{record.index}",
-        "payload": json.dumps(record.to_json(), separators=(",", ":")),
+        "frame_key": f"{ctx.epoch}:{record.index}",
+        "source_id": ctx.source_id,
+        "payload": json.dumps(payload, separators=(",", ":")),
     }
 
 
-def decode_entry(fields: dict[Any, Any]) -> FrameRecord:
-    """The :class:`FrameRecord` of a stream entry (field names and values as bytes or str)."""
+def decode_frame_entry(fields: dict[Any, Any]) -> FrameEntry:
+    """A frame entry's record and context (field names and values as bytes or str)."""
     text = {
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
         for k, v in fields.items()
     }
     if "payload" not in text:
         raise SinkError(f"not a vidseg frame entry: fields {sorted(text)}")
-    return FrameRecord.from_json(json.loads(text["payload"]))
+    payload = json.loads(text["payload"])
+    context = FrameContext(
+        source_id=str(payload.get("source_id", "")),
+        epoch=int(payload.get("epoch", 0)),
+        wallclock=payload.get("wallclock"),
+        dropped=int(payload.get("dropped", 0)),
+        model=payload.get("model"),
+    )
+    return FrameEntry(FrameRecord.from_json(payload), context)
+
+
+def decode_entry(fields: dict[Any, Any]) -> FrameRecord:
+    """The :class:`FrameRecord` of a frame entry (masks included)."""
+    return decode_frame_entry(fields).record
 
 
 class FrameDeduplicator:
@@ -185,9 +233,9 @@ class RedisPublisher:
         self._thread = threading.Thread(target=self._run, name="vidseg-redis", daemon=True)
         self._thread.start()
 
-    def publish(self, record: FrameRecord, epoch: int = 0) -> None:
+    def publish(self, record: FrameRecord, context: FrameContext | None = None) -> None:
         """Queue one frame's entry; never waits on the network (only on a full lossless backlog)."""
-        entry = encode_entry(record, epoch)
+        entry = encode_entry(record, context)
         with self._cond:
             while self.config.lossless and self._frames_waiting >= self.config.backlog and not self._closing:
                 self._cond.wait(timeout=0.1)
