@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 
@@ -15,9 +16,10 @@ from tests.conftest import RedisServer
 from vidseg.config import TrackerConfig
 from vidseg.events import Event, EventKind
 from vidseg.prompt_spec import ScheduledPrompt
+from vidseg.sinks.label_video import read_label_video
 from vidseg.sinks.objects_jsonl import read_objects_jsonl
 from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, decode_entry, decode_frame_entry
-from vidseg.sources.redis_prompts import encode_prompt
+from vidseg.sources.redis_prompts import encode_prompt, encode_removal
 from vidseg.synthetic import moving_shapes_clip, write_clip_video
 from vidseg.track_job import JobConfig, JobReport, run_job
 from vidseg.types import Prompt
@@ -67,23 +69,30 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     client.xadd("vidseg:cam:prompts", encode_prompt(Prompt(2, box=(150.0, 60.0, 260.0, 180.0)), request_id="box-2"))
     client.xadd("vidseg:cam:prompts", encode_prompt(Prompt(3, points=((999.0, 5.0),), labels=(1,)), request_id="far"))
     client.xadd("vidseg:cam:prompts", {"prompt": "{not json"})
+    client.xadd("vidseg:cam:prompts", encode_removal(1, request_id="rm-1"))
+    client.xadd("vidseg:cam:prompts", encode_removal(7, request_id="rm-7"))
     thread.join(timeout=240)
     assert reports and reports[0].status == "completed" and reports[0].frames_processed == 40
 
     events = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:cam:events")]
     applied = [e for e in events if e.kind == EventKind.PROMPT_APPLIED]
     rejected = [e for e in events if e.kind == EventKind.PROMPT_REJECTED]
-    assert [(e.obj_id, e.request_id) for e in applied] == [(2, "box-2")]
-    assert [e.request_id for e in rejected] == ["far", None]
+    assert [(e.obj_id, e.request_id) for e in applied] == [(2, "box-2"), (1, "rm-1")]
+    assert [e.request_id for e in rejected] == ["far", None, "rm-7"]
     assert "outside the 320x240 frame" in rejected[0].detail and "not JSON" in rejected[1].detail
+    assert "not tracked" in rejected[2].detail
     start = applied[0].frame_index
     assert start is not None and start >= 5
     # Object 2 is tracked from the frame the prompt was applied on, and on every frame after it.
     records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
     assert [r.index for r in records if any(o.obj_id == 2 for o in r.objects)] == list(range(start, 40))
     assert not any(o.obj_id == 3 for r in records for o in r.objects)
+    # Object 1 is removed on the same frame (the entries arrived together): tracked up to it only.
+    assert [r.index for r in records if any(o.obj_id == 1 for o in r.objects)] == list(range(start))
     added = [(e.obj_id, e.frame_index) for e in events if e.kind == EventKind.OBJECT_ADDED]
     assert added == [(1, 0), (2, start)]
+    removed = [(e.obj_id, e.frame_index) for e in events if e.kind == EventKind.OBJECT_REMOVED]
+    assert removed == [(1, start)]
 
     status = [_strings(fields) for _, fields in client.xrange("vidseg:cam:status")]
     states = [s["state"] for s in status]
@@ -91,12 +100,15 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     assert status[-1]["frames"] == "40" and float(status[-1]["fps"]) > 0
     entries = [decode_frame_entry(fields) for _, fields in client.xrange("vidseg:cam:frames")]
     assert [e.record for e in entries] == records  # the same records as objects.jsonl
+    for entry, frame in zip(entries, read_label_video(tmp_path / "o" / "masks.mkv"), strict=True):
+        for obj in entry.record.objects:  # and the same masks as the label video
+            assert np.array_equal(obj.mask(), frame.labels == obj.obj_id)
     context = entries[7].context
     assert (context.source_id, context.epoch, context.dropped) == ("cam", 0, 0)
     assert context.model is not None and context.model["name"] == "sam2.1_hiera_tiny"
     assert context.model["random_weights"] is True and context.model["image_size"] == 64
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())["redis"]
-    assert manifest["prompts_applied"] == 1 and manifest["prompts_rejected"] == 2
+    assert manifest["prompts_applied"] == 2 and manifest["prompts_rejected"] == 3
     client.close()
 
 

@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     prompt.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL]")
     prompt.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2")
     prompt.add_argument("--mask", action="append", default=[], metavar="[ID:]FILE")
+    prompt.add_argument("--remove", type=int, action="append", default=[], metavar="ID", help="stop tracking ID")
     prompt.add_argument("--pts", type=int, default=None, help="apply at this pts (source time base) instead of next")
     prompt.add_argument("--request-id", default=None, help="echoed in the events (default: generated)")
     _add_training_parsers(sub)
@@ -338,6 +339,7 @@ def _run_job(args: argparse.Namespace) -> int:
 
 
 def _send_prompts(args: argparse.Namespace) -> int:
+    import json
     import uuid
 
     import redis
@@ -345,20 +347,24 @@ def _send_prompts(args: argparse.Namespace) -> int:
     from vidseg.errors import PromptError, SinkError
     from vidseg.prompt_spec import parse_cli_prompts
     from vidseg.sinks.redis_stream import RedisConfig, redact
-    from vidseg.sources.redis_prompts import encode_prompt
+    from vidseg.sources.redis_prompts import encode_prompt, encode_removal
 
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
-    if not prompts:
-        raise PromptError("no prompt given: add --point, --box or --mask")
+    if not prompts and not args.remove:
+        raise PromptError("no prompt given: add --point, --box, --mask or --remove")
     if any(p.frame is not None or p.time is not None for p in prompts):
         raise PromptError("@WHEN does not apply here: prompts go to the next frame, or use --pts")
     key = RedisConfig(args.redis, source_id=args.source_id, prefix=args.prefix).key("prompts")
     request = args.request_id or uuid.uuid4().hex[:12]
+    when = args.pts if args.pts is not None else "next"
+    entries = [encode_prompt(p.prompt, when, request) for p in prompts]
+    entries += [encode_removal(obj_id, when, request) for obj_id in args.remove]
     try:
         client = redis.Redis.from_url(args.redis, socket_connect_timeout=5, socket_timeout=5)
-        for k, scheduled in enumerate(prompts):
-            request_id = request if len(prompts) == 1 else f"{request}-{k}"
-            fields = encode_prompt(scheduled.prompt, args.pts if args.pts is not None else "next", request_id)
+        for k, fields in enumerate(entries):
+            request_id = request if len(entries) == 1 else f"{request}-{k}"
+            body = json.loads(fields["prompt"])
+            fields["prompt"] = json.dumps({**body, "request_id": request_id})
             entry = client.xadd(key, fields)  # type: ignore[arg-type]
             print(f"{key} {entry.decode() if isinstance(entry, bytes) else entry} request_id={request_id}")
         client.close()

@@ -81,6 +81,18 @@ class RedisBus:
 
     def _apply(self, tracker: Sam2Tracker, frame: Frame, remote: RemotePrompt) -> None:
         prompt = remote.prompt
+        if prompt is None:  # a removal
+            try:
+                tracker.remove_object(remote.obj_id)
+            except PromptError as exc:
+                self._reject(frame, remote.obj_id, str(exc), remote.request_id)
+                return
+            self.applied += 1
+            log.info("frame %d: object %d removed (request from Redis)", frame.index, remote.obj_id)
+            self.publisher.event(
+                Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, remote.obj_id, "remove", remote.request_id)
+            )
+            return
         if not 1 <= prompt.obj_id <= self._id_limit:
             reason = f"object id {prompt.obj_id} is out of range: this run's outputs hold ids 1..{self._id_limit}"
             self._reject(frame, prompt.obj_id, reason, remote.request_id)

@@ -10,7 +10,14 @@ import pytest
 import redis
 
 from vidseg.errors import PromptError
-from vidseg.sources.redis_prompts import RedisPromptInbox, RejectedPrompt, check_fits, decode_prompt, encode_prompt
+from vidseg.sources.redis_prompts import (
+    RedisPromptInbox,
+    RejectedPrompt,
+    check_fits,
+    decode_prompt,
+    encode_prompt,
+    encode_removal,
+)
 from vidseg.types import Prompt
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,7 +32,7 @@ def test_points_box_and_mask_prompts_round_trip() -> None:
         (Prompt(4, mask=mask), "next"),
     ]:
         got = decode_prompt(encode_prompt(prompt, frame, request_id="r1"), "1-0")
-        assert got.prompt == prompt and got.request_id == "r1" and got.entry_id == "1-0"
+        assert got.prompt == prompt and not got.remove and got.request_id == "r1" and got.entry_id == "1-0"
         assert got.pts == (None if frame == "next" else frame)
         if prompt.mask is not None:
             assert got.prompt.mask is not None and np.array_equal(got.prompt.mask, mask)
@@ -43,11 +50,17 @@ def test_points_box_and_mask_prompts_round_trip() -> None:
         ('{"id": 2, "box": [5, 5, 1, 1]}', "x1 < x2"),
         ('{"id": 2, "points": [[1, 2]], "frame": "later"}', "'frame' must be"),
         ('{"id": 2}', "has no points, box or mask"),
+        ('{"id": 2, "remove": true, "points": [[1, 2]]}', "'remove' cannot be combined"),
     ],
 )
 def test_malformed_entries_are_rejected_with_a_reason(body: str, reason: str) -> None:
     with pytest.raises(PromptError, match=reason):
         decode_prompt({b"prompt": body.encode()})
+
+
+def test_removal_round_trips() -> None:
+    got = decode_prompt(encode_removal(5, 300, request_id="rm"))
+    assert got.remove and got.prompt is None and (got.obj_id, got.pts, got.request_id) == (5, 300, "rm")
 
 
 def test_prompts_that_do_not_fit_the_frame() -> None:
@@ -75,5 +88,5 @@ def test_inbox_reads_only_prompts_sent_after_it_started(redis_server) -> None:
         client.close()
     assert len(items) == 2
     first, second = items
-    assert not isinstance(first, RejectedPrompt) and first.prompt.obj_id == 2 and first.request_id == "a"
+    assert not isinstance(first, RejectedPrompt) and first.obj_id == 2 and first.request_id == "a"
     assert isinstance(second, RejectedPrompt) and "has no points, box or mask" in second.reason

@@ -6,7 +6,8 @@ fields ``schema_version`` and ``prompt``, a JSON object::
     {"id": 2, "points": [[120, 80]], "labels": [1], "box": [10, 20, 200, 220],
      "mask": {"size": [H, W], "counts": "<COCO RLE>"}, "frame": "next", "request_id": "abc"}
 
-``id`` and one of points / box / mask are required; ``frame`` is ``"next"`` (the default: the
+``id`` and one of points / box / mask are required, or ``"remove": true`` alone, which stops
+tracking the object; ``frame`` is ``"next"`` (the default: the
 next frame processed) or a pts in the source's time base (applied on the first frame at or after
 it); ``request_id`` is echoed in the events. A reader thread (:class:`RedisPromptInbox`) reads
 entries added after the run started, and the model thread takes them between frames; what cannot
@@ -39,16 +40,22 @@ class RemotePrompt:
     """A prompt read from the prompts stream.
 
     Attributes:
-        prompt: the prompt.
+        obj_id: the object concerned.
+        prompt: the prompt, or None for a removal (stop tracking ``obj_id``).
         pts: apply on the first frame whose pts is at least this (None: the next frame).
         request_id: the client's id for it, echoed in events.
         entry_id: the stream entry it came from.
     """
 
-    prompt: Prompt
+    obj_id: int
+    prompt: Prompt | None
     pts: int | None
     request_id: str | None
     entry_id: str
+
+    @property
+    def remove(self) -> bool:
+        return self.prompt is None
 
     def due(self, pts: int | None) -> bool:
         return self.pts is None or pts is None or pts >= self.pts
@@ -66,6 +73,18 @@ class RejectedPrompt:
 def encode_prompt(prompt: Prompt, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
     """The fields of a prompt entry for ``prompt``, applied on the next frame or at pts ``frame``."""
     body: dict[str, Any] = {"id": prompt.obj_id, "frame": frame}
+    return _fields(body, prompt, request_id)
+
+
+def encode_removal(obj_id: int, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
+    """The fields of an entry that stops tracking ``obj_id``."""
+    body: dict[str, Any] = {"id": obj_id, "remove": True, "frame": frame}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return {"schema_version": str(PROMPT_SCHEMA_VERSION), "prompt": json.dumps(body)}
+
+
+def _fields(body: dict[str, Any], prompt: Prompt, request_id: str | None) -> dict[str, str]:
     if prompt.points:
         body["points"] = [list(p) for p in prompt.points]
         body["labels"] = list(prompt.labels)
@@ -110,6 +129,11 @@ def decode_prompt(fields: dict[Any, Any], entry_id: str = "") -> RemotePrompt:
         frame = body.get("frame", "next")
         if frame != "next" and (isinstance(frame, bool) or not isinstance(frame, int)):
             raise PromptError(f"'frame' must be \"next\" or a pts (integer); found {frame!r}")
+        remove = body.get("remove", False) is True
+        if remove:
+            if points or box is not None or mask is not None:
+                raise PromptError("'remove' cannot be combined with points, a box or a mask")
+            return RemotePrompt(obj_id, None, None if frame == "next" else int(frame), request_id, entry_id)
         prompt = Prompt(obj_id, points=points, labels=labels, box=box_t, mask=mask)
     except PromptError:
         raise
@@ -117,7 +141,7 @@ def decode_prompt(fields: dict[Any, Any], entry_id: str = "") -> RemotePrompt:
         raise PromptError(f"missing field {exc}") from None
     except (TypeError, ValueError, IndexError) as exc:  # Prompt's own checks raise ValueError subclasses
         raise PromptError(str(exc)) from None
-    return RemotePrompt(prompt, None if frame == "next" else int(frame), request_id, entry_id)
+    return RemotePrompt(obj_id, prompt, None if frame == "next" else int(frame), request_id, entry_id)
 
 
 def check_fits(prompt: Prompt, width: int, height: int) -> str | None:
