@@ -175,7 +175,7 @@ def _add_training_parsers(sub: Any) -> None:
     tracker.add_argument("--steps", type=int, default=2000, help="optimiser steps")
     tracker.add_argument("--batch-size", type=int, default=4, help="clips per step")
     tracker.add_argument("--clip-len", type=int, default=8, help="frames per clip (1: single frames)")
-    tracker.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    tracker.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     tracker.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     tracker.add_argument("--prompts", default="0.7,0.2,0.1", help="click,box,mask prompt probabilities")
     tracker.add_argument("--focal", action="store_true", help="focal mask loss (weight 20, as SAM 2) instead of BCE")

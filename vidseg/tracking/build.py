@@ -86,7 +86,7 @@ def build_tracker(
     if not random_weights:
         resolved = resolve_checkpoint(spec, checkpoint, cache_dir=cache_dir, download_missing=download)
 
-    overrides: dict[str, Any] = {"model.image_size": size}
+    overrides: dict[str, Any] = {"model.image_size": size, **spec.overrides}
     overrides.update(model_overrides or {})
     cfg = load_model_config(spec.config, overrides)
     net = instantiate_model(cfg, seed=seed)

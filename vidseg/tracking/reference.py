@@ -60,7 +60,7 @@ def build_official_predictor(
     if Path(spec.config).is_file():
         # A config outside the sam2 package (vidseg's own models): Hydra's config search cannot
         # find it, so build it as `build_sam2_video_predictor` would, with the same overrides.
-        cfg = load_model_config(spec.config, {"model.image_size": image_size, **_dotted(overrides)})
+        cfg = load_model_config(spec.config, {"model.image_size": image_size, **spec.overrides, **_dotted(overrides)})
         predictor = instantiate_model(cfg)
         predictor.load_state_dict(state_dict)
         return predictor.eval()

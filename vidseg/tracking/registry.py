@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vidseg.errors import UnknownModelError
 
@@ -23,6 +25,10 @@ class ModelSpec:
         sha256: expected SHA-256 of the checkpoint file, or None when no published value is known
             (the file's hash is then computed and reported, but not checked).
         default_image_size: the image size the model was trained at.
+        bundled: where a checkpoint shipped with vidseg lies (None: none is shipped).
+        description: one line for ``vidseg models``.
+        overrides: dotted config overrides applied after the predictor's own (the model's
+            definition, for every use: tracking, training and the official predictor).
     """
 
     name: str
@@ -33,6 +39,7 @@ class ModelSpec:
     default_image_size: int = 1024
     bundled: Path | None = None
     description: str = ""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -83,6 +90,10 @@ SYNTHETIC_MODEL = ModelSpec(
     default_image_size=128,
     bundled=_HERE / "weights" / "vidseg_synthetic_tiny.pt",
     description="synthetic-only demo model (128 px); use the official SAM 2.1 models for real video",
+    # Trained with one output mask: synthetic shapes have no part/whole ambiguity, and with three
+    # candidates and a min-over-candidates loss the model learned to ignore the click (three
+    # guesses cover most scenes). Its multimask tokens are untrained, so never fall back to them.
+    overrides={"model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability": False},
 )
 MODELS[SYNTHETIC_MODEL.name] = SYNTHETIC_MODEL
 

@@ -71,7 +71,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 4
     clip_len: int = 8
-    lr: float = 2e-3
+    lr: float = 5e-4
     warmup: int = 100
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.05
@@ -131,7 +131,8 @@ def build_training_model(config: TrainConfig) -> Any:
     """The model to train: the named architecture, from ``config.init`` or freshly initialised."""
     spec = get_model_spec(config.model)
     size = config.image_size or spec.default_image_size
-    net: Any = instantiate_model(load_model_config(spec.config, {"model.image_size": size}), seed=config.seed)
+    cfg = load_model_config(spec.config, {"model.image_size": size, **spec.overrides})
+    net: Any = instantiate_model(cfg, seed=config.seed)
     if config.init is not None:
         if not Path(config.init).is_file():
             raise CheckpointError(f"--init checkpoint {config.init} does not exist; expected a SAM 2 .pt file")

@@ -55,13 +55,12 @@ def track_video(tracker: Sam2Tracker, video: TrainVideo) -> npt.NDArray[np.bool_
     ids = sorted(clicks)
     tracker.reset()
     out = np.zeros((video.num_frames, len(ids), *video.labels.shape[1:]), dtype=bool)
-    for t in range(video.num_frames):
+    first = min((start for start, _ in clicks.values()), default=video.num_frames)
+    for t in range(first, video.num_frames):  # nothing to track before the first object appears
         for obj_id in ids:
             start, point = clicks[obj_id]
             if start == t:
                 tracker.add(Prompt(obj_id, points=(point,), labels=(1,)))
-        if not tracker.object_ids:
-            continue
         result = tracker.step(video.frames[t])
         for k, obj_id in enumerate(result.object_ids.tolist()):
             out[t, ids.index(int(obj_id))] = result.masks[k]
