@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
+import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -113,18 +113,41 @@ def train_synthetic(recipe: Recipe) -> TrainReport:
     return train_tracker(phase2, train, val)
 
 
-def install(report: TrainReport, recipe: Recipe, command: str) -> Path:
-    """Write the best weights (float16) and their README into the package."""
-    if report.best_path is None:
-        raise VidsegError("no validated checkpoint to install: phase 2 never validated")
-    blob = torch.load(report.best_path, map_location="cpu", weights_only=False)
+def install(recipe: Recipe, command: str, commit: str) -> Path:
+    """Write phase 2's best weights (float16) into the package, with a README saying how they were made."""
+    best = recipe.out / "phase2" / "best.pt"
+    if not best.is_file():
+        raise VidsegError(f"no validated checkpoint to install: {best} does not exist; train first")
+    lasts = [torch.load(recipe.out / phase / "last.pt", map_location="cpu", weights_only=False)
+             for phase in ("phase1", "phase2")]  # fmt: skip
+    seconds = sum(float(last["seconds"]) for last in lasts)
+    steps = int(lasts[1]["step"])
+    blob = torch.load(best, map_location="cpu", weights_only=False)
     target = SYNTHETIC_MODEL.bundled
     assert target is not None
     target.parent.mkdir(parents=True, exist_ok=True)
     half = {k: v.half() if v.is_floating_point() else v for k, v in blob["model"].items()}
-    meta = dict(blob["vidseg"], command=command, recipe={k: str(v) for k, v in vars(recipe).items()})
+    meta = dict(blob["vidseg"], command=command, commit=commit, total_minutes=round(seconds / 60, 1))
     torch.save({"model": half, "vidseg": meta}, target)
     (target.parent / "training.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    (target.parent / "README.md").write_text(
+        f"""# vidseg_synthetic_tiny.pt
+
+A reduced SAM 2.1 (`../model_configs/vidseg_synthetic_tiny.yaml`, 128 px input) trained from
+scratch by vidseg on its own synthetic videos only (`vidseg.datasets.synthetic_videos`). It knows
+textured synthetic shapes and nothing else; for real video use the official SAM 2.1 checkpoints.
+Weights are stored as float16 (the model runs in float32).
+
+- Command: `{command}` at commit `{commit}`, seed {recipe.seed}.
+- Data: {recipe.videos_per_tier} videos x {len(TRAIN_TIERS)} difficulty tiers {TRAIN_TIERS}, {recipe.train_frames} frames
+  each (generator seeds {recipe.seed * 100_000} + tier x 10,000 + k); validation: {recipe.val_videos} videos of
+  {recipe.val_frames} frames at difficulty 0.7 (seeds from {VAL_SEED0}).
+- Training: {steps} phase-2 steps after phase 1; {meta["total_minutes"]} min on this machine's 2 CPU cores
+  (both phases, validation included); best validation J&F {meta.get("val_jf")} at step {meta.get("step")}.
+- Held-out J&F: `python bench/synthetic_jf.py` (seeds from {BENCH_SEED0}, never used in training).
+- `training.json` holds the full training config.
+"""
+    )
     return target
 
 
@@ -135,16 +158,23 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=85.0, help="wall-time budget of both phases")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--install", action="store_true", help="write the best weights into the package")
+    parser.add_argument("--install-only", action="store_true", help="install from OUT without training")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     recipe = Recipe(out=args.out, seed=args.seed, minutes=args.minutes)
     started = time.perf_counter()
     try:
-        report = train_synthetic(recipe)
-        print(f"best J&F {report.best_jf} at step {report.best_step}; {(time.perf_counter() - started) / 60:.1f} min")
-        if args.install:
-            print(f"installed {install(report, recipe, ' '.join(['python', *sys.argv]))}")
+        if not args.install_only:
+            report = train_synthetic(recipe)
+            minutes = (time.perf_counter() - started) / 60
+            print(f"best J&F {report.best_jf} at step {report.best_step}; {minutes:.1f} min")
+        if args.install or args.install_only:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+            command = (f"python pipelines/train_synthetic.py {recipe.out} --seed {recipe.seed} --minutes {recipe.minutes:g} "
+                       f"--threads {args.threads} --install")  # fmt: skip
+            path = install(recipe, command, commit.strip() or "unknown")
+            print(f"installed {path}")
     except VidsegError as exc:
         raise SystemExit(f"train_synthetic: error: {exc}") from None
 

@@ -255,3 +255,4 @@ def test_unreachable_redis_is_one_clear_line_without_the_password(clip_file, tmp
     )  # fmt: skip
     assert proc.returncode == 2 and "cannot reach Redis at redis://***@127.0.0.1:1/0" in proc.stderr
     assert "hunter2" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()  # stopped before writing anything

@@ -147,17 +147,23 @@ def run_job(
                 )
         tracker = build_tracker(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
         max_id = max((p.prompt.obj_id for p in config.prompts), default=1)
-        outputs = FileOutputs(
-            config.out,
-            fps=source.info.fps or 25.0,
-            max_id=max_id,
-            davis=config.davis,
-            overlay=config.overlay,
-            visible_threshold=config.visible_threshold,
-        )
+        # Redis first: an unreachable server stops the run before any output file exists.
         bus = RedisBus.open(
             config.redis, lambda: source.stats.skipped_corrupt, id_limit=top if max_id > 255 else min(top, 255)
         )
+        try:
+            outputs = FileOutputs(
+                config.out,
+                fps=source.info.fps or 25.0,
+                max_id=max_id,
+                davis=config.davis,
+                overlay=config.overlay,
+                visible_threshold=config.visible_threshold,
+            )
+        except BaseException as exc:
+            if bus is not None:
+                bus.close(exc)
+            raise
     except BaseException:
         source.close()
         raise
