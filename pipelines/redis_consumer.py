@@ -23,9 +23,9 @@ from typing import Any
 
 import redis
 
-from vidseg.errors import SinkError, VidsegError
+from vidseg.errors import VidsegError
 from vidseg.records import FrameRecord
-from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, decode_entry, redact
+from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, connect, decode_entry
 
 log = logging.getLogger("redis_consumer")
 
@@ -47,13 +47,7 @@ class ConsumerConfig:
 def consume(config: ConsumerConfig, handle: Callable[[FrameRecord], None]) -> int:
     """Read frames with the consumer group and hand each new one to ``handle``; returns how many."""
     key = RedisConfig(config.url, source_id=config.source_id, prefix=config.prefix).frames_key
-    try:
-        client = redis.Redis.from_url(config.url, socket_connect_timeout=5, socket_timeout=10)
-        client.ping()
-    except redis.AuthenticationError:
-        raise SinkError(f"Redis at {redact(config.url)} refused the credentials") from None
-    except (redis.RedisError, ValueError, OSError) as exc:
-        raise SinkError(f"cannot reach Redis at {redact(config.url)}: {type(exc).__name__}") from None
+    client = connect(config.url, timeout=10)
     try:
         client.xgroup_create(key, config.group, id="0", mkstream=True)
     except redis.ResponseError as exc:

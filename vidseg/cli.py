@@ -346,7 +346,7 @@ def _send_prompts(args: argparse.Namespace) -> int:
 
     from vidseg.errors import PromptError, SinkError
     from vidseg.prompt_spec import parse_cli_prompts
-    from vidseg.sinks.redis_stream import RedisConfig, redact
+    from vidseg.sinks.redis_stream import RedisConfig, connect, redact
     from vidseg.sources.redis_prompts import encode_prompt, encode_removal
 
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
@@ -359,19 +359,18 @@ def _send_prompts(args: argparse.Namespace) -> int:
     when = args.pts if args.pts is not None else "next"
     entries = [encode_prompt(p.prompt, when, request) for p in prompts]
     entries += [encode_removal(obj_id, when, request) for obj_id in args.remove]
+    client = connect(args.redis)
     try:
-        client = redis.Redis.from_url(args.redis, socket_connect_timeout=5, socket_timeout=5)
         for k, fields in enumerate(entries):
             request_id = request if len(entries) == 1 else f"{request}-{k}"
             body = json.loads(fields["prompt"])
             fields["prompt"] = json.dumps({**body, "request_id": request_id})
             entry = client.xadd(key, fields)  # type: ignore[arg-type]
             print(f"{key} {entry.decode() if isinstance(entry, bytes) else entry} request_id={request_id}")
+    except redis.RedisError as exc:
+        raise SinkError(f"Redis at {redact(args.redis)} failed: {type(exc).__name__}") from None
+    finally:
         client.close()
-    except redis.AuthenticationError:
-        raise SinkError(f"Redis at {redact(args.redis)} refused the credentials") from None
-    except (redis.RedisError, ValueError, OSError) as exc:
-        raise SinkError(f"cannot reach Redis at {redact(args.redis)}: {type(exc).__name__}") from None
     return 0
 
 

@@ -60,6 +60,25 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
+def connect(url: str, timeout: float = 5.0) -> redis.Redis:
+    """A client for ``url``, checked with a PING.
+
+    Raises:
+        SinkError: Redis cannot be reached, or refuses the credentials (the URL redacted).
+    """
+    where = redact(url)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        client.ping()
+    except redis.AuthenticationError:
+        raise SinkError(f"Redis at {where} refused the credentials: check the user name and password") from None
+    except (redis.RedisError, ValueError, OSError) as exc:
+        raise SinkError(
+            f"cannot reach Redis at {where}: {type(exc).__name__}; is the server running and the URL right?"
+        ) from None
+    return client
+
+
 @dataclass(frozen=True)
 class RedisConfig:
     """Where and how to publish.
@@ -204,19 +223,7 @@ class RedisPublisher:
     def __init__(self, config: RedisConfig, stats: Callable[[], dict[str, float]] | None = None) -> None:
         self.config = config
         self._where = redact(config.url)
-        try:
-            self.client = redis.Redis.from_url(
-                config.url, socket_connect_timeout=config.connect_timeout, socket_timeout=config.connect_timeout
-            )
-            self.client.ping()
-        except redis.AuthenticationError:
-            raise SinkError(
-                f"Redis at {self._where} refused the credentials: check the user name and password"
-            ) from None
-        except (redis.RedisError, ValueError, OSError) as exc:
-            raise SinkError(
-                f"cannot reach Redis at {self._where}: {type(exc).__name__}; is the server running and the URL right?"
-            ) from None
+        self.client = connect(config.url, config.connect_timeout)
         self._stats = stats or (lambda: {})
         # (stream key, fields, maxlen, is a frame entry), in the order they are to be sent.
         self._backlog: collections.deque[tuple[str, dict[Any, Any], int, bool]] = collections.deque()
