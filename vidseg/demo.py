@@ -30,7 +30,8 @@ class DemoConfig:
     """Options of :func:`run_demo` (see ``vidseg demo --help``).
 
     ``fallback``: when the tracker's checkpoint cannot be found or downloaded, run the
-    synthetic-only model shipped with vidseg instead (the demo then works offline).
+    synthetic-only model shipped with vidseg instead, or, when none is shipped, random weights
+    (with a warning); the demo then works offline.
     """
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -74,17 +75,19 @@ def run_demo(config: DemoConfig) -> DemoSummary:
     try:
         job = run_job(job_config)
     except CheckpointError as exc:  # raised before anything is written
-        bundled = SYNTHETIC_MODEL.bundled
-        if not config.fallback or bundled is None or not bundled.is_file():
+        if not config.fallback:
             raise
-        log.warning(
-            "%s. Running the demo with %s instead: %s (%s)",
-            str(exc).split(". ")[0],
-            SYNTHETIC_MODEL.name,
-            SYNTHETIC_MODEL.description,
-            bundled,
-        )
-        tracker = replace(config.tracker, model=SYNTHETIC_MODEL.name, checkpoint=None, image_size=None)
+        reason = str(exc).split(". ")[0]
+        bundled = SYNTHETIC_MODEL.bundled
+        if bundled is not None and bundled.is_file():
+            log.warning("%s. Running the demo with %s instead: %s (%s)", reason, SYNTHETIC_MODEL.name,
+                        SYNTHETIC_MODEL.description, bundled)  # fmt: skip
+            tracker = replace(config.tracker, model=SYNTHETIC_MODEL.name, checkpoint=None, image_size=None)
+        else:
+            log.warning("%s, and no synthetic checkpoint is shipped with this copy of vidseg. Running the demo "
+                        "with RANDOM weights: the pipeline runs end to end, but the masks are meaningless. Give "
+                        "--checkpoint PATH to track for real.", reason)  # fmt: skip
+            tracker = replace(config.tracker, checkpoint=None, random_weights=True)
         job = run_job(replace(job_config, tracker=tracker))
     ious: dict[int, list[float]] = {}
     for record in read_objects_jsonl(job.out / "objects.jsonl"):
