@@ -12,6 +12,7 @@ J&F follows DAVIS (first and last frames excluded). Goal: J&F >= 0.80 (done at >
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--no-official", action="store_true", help="skip the official predictor's column")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the official predictor's progress bars
     torch.set_num_threads(args.threads)
     tracker = build_tracker("vidseg_synthetic_tiny", checkpoint=args.checkpoint, device="cpu", fill_hole_area=0)
     size = tracker.info.image_size
