@@ -339,7 +339,6 @@ def _run_job(args: argparse.Namespace) -> int:
 
 
 def _send_prompts(args: argparse.Namespace) -> int:
-    import json
     import uuid
 
     import redis
@@ -357,14 +356,13 @@ def _send_prompts(args: argparse.Namespace) -> int:
     key = RedisConfig(args.redis, source_id=args.source_id, prefix=args.prefix).key("prompts")
     request = args.request_id or uuid.uuid4().hex[:12]
     when = args.pts if args.pts is not None else "next"
-    entries = [encode_prompt(p.prompt, when, request) for p in prompts]
-    entries += [encode_removal(obj_id, when, request) for obj_id in args.remove]
+    count = len(prompts) + len(args.remove)
+    ids = [request if count == 1 else f"{request}-{k}" for k in range(count)]
+    entries = [encode_prompt(p.prompt, when, rid) for p, rid in zip(prompts, ids, strict=False)]
+    entries += [encode_removal(obj_id, when, rid) for obj_id, rid in zip(args.remove, ids[len(prompts) :], strict=True)]
     client = connect(args.redis)
     try:
-        for k, fields in enumerate(entries):
-            request_id = request if len(entries) == 1 else f"{request}-{k}"
-            body = json.loads(fields["prompt"])
-            fields["prompt"] = json.dumps({**body, "request_id": request_id})
+        for fields, request_id in zip(entries, ids, strict=True):
             entry = client.xadd(key, fields)  # type: ignore[arg-type]
             print(f"{key} {entry.decode() if isinstance(entry, bytes) else entry} request_id={request_id}")
     except redis.RedisError as exc:

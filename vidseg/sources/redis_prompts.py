@@ -73,18 +73,6 @@ class RejectedPrompt:
 def encode_prompt(prompt: Prompt, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
     """The fields of a prompt entry for ``prompt``, applied on the next frame or at pts ``frame``."""
     body: dict[str, Any] = {"id": prompt.obj_id, "frame": frame}
-    return _fields(body, prompt, request_id)
-
-
-def encode_removal(obj_id: int, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
-    """The fields of an entry that stops tracking ``obj_id``."""
-    body: dict[str, Any] = {"id": obj_id, "remove": True, "frame": frame}
-    if request_id is not None:
-        body["request_id"] = request_id
-    return {"schema_version": str(PROMPT_SCHEMA_VERSION), "prompt": json.dumps(body)}
-
-
-def _fields(body: dict[str, Any], prompt: Prompt, request_id: str | None) -> dict[str, str]:
     if prompt.points:
         body["points"] = [list(p) for p in prompt.points]
         body["labels"] = list(prompt.labels)
@@ -92,6 +80,16 @@ def _fields(body: dict[str, Any], prompt: Prompt, request_id: str | None) -> dic
         body["box"] = list(prompt.box)
     if prompt.mask is not None:
         body["mask"] = encode_rle(prompt.mask).to_json()
+    return _fields(body, request_id)
+
+
+def encode_removal(obj_id: int, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
+    """The fields of an entry that stops tracking ``obj_id``."""
+    return _fields({"id": obj_id, "remove": True, "frame": frame}, request_id)
+
+
+def _fields(body: dict[str, Any], request_id: str | None) -> dict[str, str]:
+    """A prompts-stream entry for ``body``."""
     if request_id is not None:
         body["request_id"] = request_id
     return {"schema_version": str(PROMPT_SCHEMA_VERSION), "prompt": json.dumps(body)}

@@ -15,8 +15,8 @@ from PIL import Image
 
 from vidseg.types import ImageArray, Prompt
 
-_MEAN = torch.tensor((0.485, 0.456, 0.406), dtype=torch.float32)[:, None, None]
-_STD = torch.tensor((0.229, 0.224, 0.225), dtype=torch.float32)[:, None, None]
+IMAGE_MEAN = torch.tensor((0.485, 0.456, 0.406), dtype=torch.float32)[:, None, None]
+IMAGE_STD = torch.tensor((0.229, 0.224, 0.225), dtype=torch.float32)[:, None, None]
 
 
 def image_to_tensor(image: ImageArray, image_size: int, device: torch.device) -> torch.Tensor:
@@ -25,7 +25,7 @@ def image_to_tensor(image: ImageArray, image_size: int, device: torch.device) ->
     # float32 division gives the same bits as sam2's float64 one for every uint8 value, faster.
     # contiguous(): a permuted (channels-last) input gives the same numbers but slower kernels.
     scaled = torch.from_numpy(resized).permute(2, 0, 1).contiguous().to(torch.float32) / 255.0
-    normalised = (scaled - _MEAN) / _STD
+    normalised = (scaled - IMAGE_MEAN) / IMAGE_STD
     return normalised.unsqueeze(0).to(device)
 
 

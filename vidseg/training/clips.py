@@ -18,9 +18,7 @@ import torch
 from PIL import Image
 
 from vidseg.errors import InputError
-
-_MEAN = np.array((0.485, 0.456, 0.406), dtype=np.float32)
-_STD = np.array((0.229, 0.224, 0.225), dtype=np.float32)
+from vidseg.tracking.preprocess import IMAGE_MEAN, IMAGE_STD
 
 PROMPT_KINDS = ("click", "box", "mask")
 
@@ -115,8 +113,8 @@ class ClipBatch:
 
 def normalise(frames: npt.NDArray[np.uint8]) -> torch.Tensor:
     """(N, S, S, 3) uint8 RGB -> (N, 3, S, S) float32 with ImageNet statistics, as the tracker does."""
-    scaled = frames.astype(np.float32) / 255.0
-    return torch.from_numpy(((scaled - _MEAN) / _STD).transpose(0, 3, 1, 2).copy())
+    scaled = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous().to(torch.float32) / 255.0
+    return (scaled - IMAGE_MEAN) / IMAGE_STD
 
 
 def sample_click(mask: npt.NDArray[np.bool_], rng: np.random.Generator) -> tuple[float, float]:
