@@ -18,41 +18,49 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import redis
+import torch
 from common import print_table
 
 from vidseg.records import FrameRecord
 from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher, encode_entry
+from vidseg.tracking.postprocess import support_boxes, to_frame_size
 from vidseg.types import Frame, ModelInfo, TrackingResult
 
 WIDTH, HEIGHT, OBJECTS = 1280, 720, 5
 
 
-def _results(frames: int) -> list[tuple[Frame, TrackingResult]]:
-    """Moving ellipses of different sizes, as a tracker would report them."""
+def _results(frames: int) -> Iterator[tuple[Frame, TrackingResult]]:
+    """Moving ellipses of different sizes, made as the tracker makes its results: SAM 2's 256x256
+    low-resolution logits, resized to the frame by the tracker's own functions, which also give
+    the regions that hold each mask."""
     info = ModelInfo("bench", 1024, None, None, False, "cpu", "float32")
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    out = []
+    low = 256
     for t in range(frames):
-        masks = np.zeros((OBJECTS, HEIGHT, WIDTH), np.uint8)
+        low_res = np.full((OBJECTS, 1, low, low), -8.0, np.float32)
         for k in range(OBJECTS):
             center = (int(150 + 220 * k + 40 * np.sin(t / 9 + k)), int(200 + 60 * k + 30 * np.cos(t / 7)))
             axes = (40 + 25 * k, 30 + 15 * k)
-            cv2.ellipse(masks[k], center, axes, (t * 3 + 20 * k) % 180, 0, 360, 1, thickness=-1)
-        bool_masks = masks.astype(bool)
+            center_low = (center[0] * low // WIDTH, center[1] * low // HEIGHT)
+            axes_low = (axes[0] * low // WIDTH, axes[1] * low // HEIGHT)
+            cv2.ellipse(low_res[k, 0], center_low, axes_low, (t * 3 + 20 * k) % 180, 0, 360, 8.0, thickness=-1)
+        low_t = torch.from_numpy(low_res)
+        logits = to_frame_size(low_t, HEIGHT, WIDTH)[:, 0].numpy()
         result = TrackingResult(
             frame_index=t,
             object_ids=np.arange(1, OBJECTS + 1),
-            masks=bool_masks,
-            logits=np.where(bool_masks, 4.0, -4.0).astype(np.float32),
+            masks=logits > 0,
+            logits=logits,
             scores=np.full(OBJECTS, 0.95, np.float32),
             model=info,
+            regions=support_boxes(low_t, HEIGHT, WIDTH),
         )
-        out.append((Frame(image, index=t, pts=t * 3000, time=t / 30), result))
-    return out
+        yield Frame(image, index=t, pts=t * 3000, time=t / 30), result
 
 
 def _redis_server() -> tuple[subprocess.Popen[bytes], str]:
@@ -93,14 +101,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=600)
     args = parser.parse_args()
-    items = _results(args.frames)
     build, encode, publish = [], [], []
     sizes = []
     proc, url = _redis_server()
     try:
         publisher = RedisPublisher(RedisConfig(url, source_id="bench", backlog=args.frames + 10))
         records = []
-        for frame, result in items:
+        for frame, result in _results(args.frames):  # made one at a time, outside the timing
             t0 = time.perf_counter()
             record = FrameRecord.build(frame, result)
             t1 = time.perf_counter()

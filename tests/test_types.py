@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vidseg.errors import FrameError, InputError
+from vidseg.records import FrameRecord
 from vidseg.types import Frame, ModelInfo, Prompt, TrackingResult
 
 INFO = ModelInfo("m", 64, None, None, True, "cpu", "float32")
@@ -56,6 +57,30 @@ def test_result_shape_checks():
         TrackingResult(
             0, np.array([1]), np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), np.float64), np.zeros(1, np.float32), INFO
         )
+    with pytest.raises(InputError, match="regions"):
+        TrackingResult(
+            0, np.array([1]), np.zeros((1, 4, 4), bool), np.zeros((1, 4, 4), np.float32), np.zeros(1, np.float32), INFO,
+            regions=np.zeros((2, 4), np.int64),
+        )  # fmt: skip
+
+
+def test_regions_limit_where_boxes_are_looked_for():
+    """A result's regions only narrow the search: boxes, and records built from them, are the
+    same as from a full scan (tracker-made regions: tests/tracking/test_postprocess.py)."""
+    masks = np.zeros((2, 30, 40), bool)
+    masks[0, 3:9, 20:31] = True
+    masks[1, 25:27, 0:2] = True
+    kwargs = dict(frame_index=0, object_ids=np.array([1, 2]), masks=masks,
+                  logits=np.where(masks, 1.0, -1.0).astype(np.float32), scores=np.ones(2, np.float32), model=INFO)  # fmt: skip
+    plain = TrackingResult(**kwargs)  # type: ignore[arg-type]
+    hinted = TrackingResult(**kwargs, regions=np.array([[18, 1, 35, 12], [0, 22, 5, 30]]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(hinted.boxes, plain.boxes)
+    np.testing.assert_array_equal(plain.boxes, [[20, 3, 31, 9], [0, 25, 2, 27]])
+    frame = Frame(np.zeros((30, 40, 3), np.uint8), index=0)
+    assert FrameRecord.build(frame, hinted).to_json() == FrameRecord.build(frame, plain).to_json()
+    # A region that misses part of the mask is the producer's bug, and shows as a smaller box.
+    cut = TrackingResult(**kwargs, regions=np.array([[18, 1, 25, 12], [0, 22, 5, 30]]))  # type: ignore[arg-type]
+    assert cut.boxes[0].tolist() == [20, 3, 25, 9]
 
 
 def test_a_result_without_objects_has_empty_boxes_and_visibility():

@@ -82,12 +82,13 @@ class FrameRecord:
     def build(
         cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None
     ) -> FrameRecord:
-        """The record of ``frame``; ``masks`` replaces the result's masks (e.g. overlaps resolved)."""
+        """The record of ``frame``; ``masks`` replaces the result's masks with ones that lie inside
+        them (e.g. overlaps resolved), so the result's ``regions`` still hold them."""
         masks = result.masks if masks is None else masks
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
             mask = masks[k]
-            box = mask_box(mask)
+            box = mask_box(mask, result.region(k))  # reads only the part of the mask the tracker marked
             area = 0 if box is None else int(np.count_nonzero(mask[box[1] : box[3], box[0] : box[2]]))
             score = float(result.scores[k])
             objects.append(

@@ -6,6 +6,7 @@ has to second-guess. Arrays inside are not copied; treat them as read-only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -41,14 +42,22 @@ def check_image(image: object, what: str = "frame") -> ImageArray:
     return image
 
 
-def mask_box(mask: BoolArray) -> tuple[int, int, int, int] | None:
-    """Tight (x1, y1, x2, y2) box of an HxW mask, x2/y2 exclusive; None when the mask is empty."""
+def mask_box(mask: BoolArray, within: Sequence[int] | IntArray | None = None) -> tuple[int, int, int, int] | None:
+    """Tight (x1, y1, x2, y2) box of an HxW mask, x2/y2 exclusive; None when the mask is empty.
+
+    ``within``: a box (x1, y1, x2, y2) known to hold every pixel of the mask (the tracker's
+    :attr:`TrackingResult.regions`); only that part of the mask is read.
+    """
+    x0, y0 = 0, 0
+    if within is not None:
+        x0, y0, x_end, y_end = (int(v) for v in within)
+        mask = mask[y0:y_end, x0:x_end]
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
     y1, y2 = int(rows[0]), int(rows[-1]) + 1
     cols = np.flatnonzero(mask[y1:y2].any(axis=0))  # only the rows that hold the mask
-    return int(cols[0]), y1, int(cols[-1]) + 1, y2
+    return x0 + int(cols[0]), y0 + y1, x0 + int(cols[-1]) + 1, y0 + y2
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,10 @@ class TrackingResult:
         scores: (N,) float32 presence probability in [0, 1] from SAM 2's object score.
         model: the model that produced the result (says whether weights were random).
         frame: the input frame's record, when a :class:`Frame` was given.
+        regions: (N, 4) int64 boxes (x1, y1, x2, y2; x2/y2 exclusive) that each hold every pixel
+            of the object's mask (not necessarily tightly), when the producer knows them: the
+            tracker derives them from its low-resolution masks so that consumers read only that
+            part of a full-size mask. None: unknown (the whole frame).
     """
 
     frame_index: int
@@ -215,6 +228,7 @@ class TrackingResult:
     scores: FloatArray
     model: ModelInfo
     frame: Frame | None = field(default=None, compare=False)
+    regions: IntArray | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         n = self.object_ids.shape[0] if self.object_ids.ndim == 1 else -1
@@ -228,6 +242,14 @@ class TrackingResult:
             )
         if self.scores.shape != (n,):
             raise InputError(f"scores must have shape ({n},); found {self.scores.shape}")
+        if self.regions is not None and (self.regions.shape != (n, 4) or self.regions.dtype.kind not in "iu"):
+            raise InputError(
+                f"regions must be a ({n}, 4) integer array or None; found {self.regions.shape} {self.regions.dtype}"
+            )
+
+    def region(self, k: int) -> IntArray | None:
+        """The box holding the ``k``-th object's mask (see ``regions``), or None when unknown."""
+        return None if self.regions is None else self.regions[k]
 
     def __len__(self) -> int:
         return int(self.object_ids.shape[0])
@@ -237,7 +259,7 @@ class TrackingResult:
         """(N, 4) float32 tight boxes (x1, y1, x2, y2) of each mask; zeros for an empty mask."""
         out = np.zeros((len(self), 4), dtype=np.float32)
         for i, mask in enumerate(self.masks):
-            box = mask_box(mask)
+            box = mask_box(mask, self.region(i))
             if box is not None:
                 out[i] = box
         return out

@@ -1,10 +1,12 @@
-"""Hole filling without SAM 2's CUDA extension."""
+"""Hole filling without SAM 2's CUDA extension; resizing to frame size; where a resized mask can be."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from vidseg.tracking.postprocess import HOLE_LOGIT, fill_holes, to_frame_size
+from vidseg.tracking.postprocess import HOLE_LOGIT, fill_holes, support_boxes, to_frame_size
+from vidseg.types import mask_box
 
 
 def test_small_background_components_are_filled():
@@ -32,3 +34,49 @@ def test_resize_to_frame_size():
     logits = torch.randn(3, 1, 16, 16)
     assert to_frame_size(logits, 16, 16) is logits
     assert to_frame_size(logits, 45, 31).shape == (3, 1, 45, 31)
+
+
+def _tight_box(mask: torch.Tensor) -> tuple[int, int, int, int] | None:
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    if ys.numel() == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def test_support_boxes_hold_every_positive_pixel_of_the_resized_mask():
+    """Up- and down-scaling, odd sizes, masks touching the borders, single positive samples: the
+    box always contains the resized mask, and stays within a few frame pixels of it."""
+    gen = torch.Generator().manual_seed(0)
+    checked = 0
+    for low, (height, width) in [(16, (45, 80)), (32, (720, 1280)), (16, (16, 16)), (32, (20, 13)), (24, (301, 97))]:
+        for trial in range(12):
+            logits = torch.full((3, 1, low, low), -5.0)
+            y, x = torch.randint(0, low - 2, (2,), generator=gen).tolist()
+            h, w = torch.randint(1, low - max(y, x), (2,), generator=gen).tolist()
+            logits[0, 0, y : y + h, x : x + w] = torch.rand(h, w, generator=gen) * 4 - 1  # a noisy blob
+            logits[1, 0, trial % low, (3 * trial) % low] = 0.3  # one positive sample
+            # logits[2] stays negative: an empty mask
+            resized = to_frame_size(logits, height, width)[:, 0] > 0
+            boxes = support_boxes(logits, height, width)
+            for k in range(3):
+                tight = _tight_box(resized[k])
+                if tight is None:
+                    assert k != 1 or not resized[k].any()
+                    continue
+                x1, y1, x2, y2 = boxes[k].tolist()
+                assert x1 <= tight[0] and y1 <= tight[1] and x2 >= tight[2] and y2 >= tight[3], (low, height, width)
+                margin_x, margin_y = 2 * width / low + 2, 2 * height / low + 2  # at most ~2 samples wider
+                assert tight[0] - x1 <= margin_x and x2 - tight[2] <= margin_x
+                assert tight[1] - y1 <= margin_y and y2 - tight[3] <= margin_y
+                checked += 1
+            assert boxes[2].tolist() == [0, 0, 0, 0]
+    assert checked > 60
+
+
+def test_tracker_style_regions_give_the_same_box_as_a_full_scan():
+    logits = torch.full((1, 1, 32, 32), -3.0)
+    logits[0, 0, 5:20, 7:11] = 2.0
+    mask = (to_frame_size(logits, 90, 160)[0, 0] > 0).numpy()
+    region = support_boxes(logits, 90, 160)[0]
+    assert mask_box(mask, within=region) == mask_box(mask)
+    assert mask_box(np.zeros_like(mask), within=region) is None

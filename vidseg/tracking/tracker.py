@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from vidseg.device import autocast_for
 from vidseg.errors import PromptError
 from vidseg.tracking.memory import MemoryEntry, MemoryWindow, ObjectMemory, sam2_output_dict
-from vidseg.tracking.postprocess import fill_holes, to_frame_size
+from vidseg.tracking.postprocess import fill_holes, support_boxes, to_frame_size
 from vidseg.tracking.preprocess import image_to_tensor, mask_inputs, point_inputs
 from vidseg.types import BoolArray, Frame, ImageArray, ModelInfo, Prompt, TrackingResult, check_image
 
@@ -462,6 +462,7 @@ class Sam2Tracker:
             scores=scores.astype(np.float32, copy=False),
             model=self._info,
             frame=record,
+            regions=support_boxes(low_res, height, width),
         )
 
     def _empty_result(self, t: int, height: int, width: int, record: Frame | None) -> TrackingResult:
