@@ -7,7 +7,7 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.masks import Rle, decode_rle, encode_rle, exclusive_masks, to_label_map
+from vidseg.masks import Rle, decode_rle, encode_rle, exclusive_masks, summarize_mask, to_label_map
 from vidseg.types import mask_box
 
 
@@ -76,3 +76,18 @@ def test_encode_rle_gives_pycocotools_strings_for_any_mask():
         expected = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"].decode()
         assert encode_rle(mask).counts == expected, mask.shape
         assert np.array_equal(decode_rle(encode_rle(mask)), mask)
+        summary = summarize_mask(mask)
+        assert summary.box == mask_box(mask) and summary.area == mask.sum() and summary.rle.counts == expected
+        # Any region that holds the whole mask gives the same summary, reading only that region.
+        height, width = mask.shape
+        x1, y1, x2, y2 = summary.box or (0, 0, 0, 0)
+        region = (int(rng.integers(0, x1 + 1)), int(rng.integers(0, y1 + 1)),
+                  int(rng.integers(x2, width + 1)), int(rng.integers(y2, height + 1)))  # fmt: skip
+        assert summarize_mask(mask, region) == summary, (mask.shape, region)
+
+
+def test_summary_region_must_lie_inside_the_mask():
+    with pytest.raises(InputError, match="region"):
+        summarize_mask(np.zeros((4, 5), bool), (0, 0, 6, 4))
+    with pytest.raises(InputError, match="HxW"):
+        summarize_mask(np.zeros((2, 4, 5), bool))

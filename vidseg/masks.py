@@ -1,4 +1,4 @@
-"""Mask encodings: COCO run-length encoding, and label maps (tight boxes: ``vidseg.types.mask_box``).
+"""Mask encodings: COCO run-length encoding (with box and area in the same pass), and label maps.
 
 COCO RLE follows pycocotools: column-major runs, compressed to the ASCII ``counts`` string
 (decoded to ``str`` so it fits JSON), with ``size = [height, width]``.
@@ -15,7 +15,7 @@ import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.types import BoolArray, mask_box
+from vidseg.types import BoolArray
 
 
 @dataclass(frozen=True)
@@ -43,38 +43,69 @@ class Rle:
         return cls((int(size[0]), int(size[1])), counts)
 
 
-def encode_rle(mask: BoolArray, box: tuple[int, int, int, int] | bool | None = True) -> Rle:
-    """COCO RLE of an HxW bool mask (the same string as pycocotools' ``encode``).
+@dataclass(frozen=True)
+class MaskSummary:
+    """What a frame record keeps of one mask, from one pass over it.
 
-    Only the columns of the mask's box are scanned (COCO runs go down the columns), so the cost
-    follows the object's width, not the frame's. ``box``: the mask's tight box if already known
-    (``vidseg.types.mask_box``; None for an empty mask), or True to compute it.
+    Attributes:
+        rle: the COCO RLE (the same string as pycocotools' ``encode``).
+        box: tight (x1, y1, x2, y2), x2/y2 exclusive; None for an empty mask.
+        area: number of mask pixels.
+    """
+
+    rle: Rle
+    box: tuple[int, int, int, int] | None
+    area: int
+
+
+def summarize_mask(mask: BoolArray, within: Sequence[int] | npt.NDArray[np.int64] | None = None) -> MaskSummary:
+    """COCO RLE, tight box and area of an HxW bool mask, reading it once.
+
+    COCO runs go down the columns, so only where the values change matters: each column of the
+    region, padded with background above and below, changes value once where a run starts and
+    once after it ends. The run lengths, the box (first and last changing row and column) and the
+    area (the foreground runs) all follow from those places.
+
+    Args:
+        mask: HxW bool.
+        within: a box (x1, y1, x2, y2) known to hold every pixel of the mask (a tracker result's
+            ``regions``): only that part is read, so the cost follows the object's size, not the
+            frame's. None: the whole mask.
     """
     if mask.ndim != 2:
-        raise InputError(f"encode_rle needs an HxW mask; found shape {mask.shape}")
+        raise InputError(f"need an HxW mask; found shape {mask.shape}")
     height, width = mask.shape
-    if box is True:
-        box = mask_box(mask)
-    if box is None or box is False:
-        counts = [height * width]
-    else:
-        x1, y1, x2, y2 = box
-        # Each box column, top to bottom, padded with background above and below: every change
-        # of value is the start or the end of a run, at a known place in the column-major order.
-        padded = np.zeros((y2 - y1 + 2, x2 - x1), dtype=bool)
-        padded[1:-1] = mask[y1:y2, x1:x2]
-        rows, cols = np.divmod(np.flatnonzero(padded[1:] != padded[:-1]), x2 - x1)  # (2-D nonzero is slow)
-        changes = np.sort((cols + x1) * height + rows + y1)  # few: about two per column
-        # A run that ends at the bottom of a column and one that starts at the top of the next
-        # are one run: their end and start fall on the same place and cancel out.
-        same = np.flatnonzero(changes[1:] == changes[:-1])
-        if same.size:
-            changes = np.delete(changes, np.concatenate((same, same + 1)))
-        if changes.size and changes[-1] == height * width:  # the mask runs to the last pixel
-            changes = changes[:-1]
-        counts = np.diff(np.concatenate(([0], changes, [height * width]))).tolist()
+    x1, y1, x2, y2 = (0, 0, width, height) if within is None else (int(v) for v in within)
+    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
+        raise InputError(f"region {(x1, y1, x2, y2)} is not inside the {width}x{height} mask")
+    padded = np.zeros((y2 - y1 + 2, x2 - x1), dtype=bool)
+    padded[1:-1] = mask[y1:y2, x1:x2]
+    rows, cols = np.divmod(np.flatnonzero(padded[1:] != padded[:-1]), max(1, x2 - x1))  # (2-D nonzero is slow)
+    if rows.size == 0:
+        return MaskSummary(_compress([height * width], height, width), None, 0)
+    # A column's first change is a run's start and its last one a run's end (the row after it).
+    box = (x1 + int(cols.min()), y1 + int(rows.min()), x1 + int(cols.max()) + 1, y1 + int(rows.max()))
+    changes = np.sort((cols + x1) * height + rows + y1)  # places in column-major order; ~2 per column
+    # A run that ends at the bottom of a column and one that starts at the top of the next are
+    # one run: their end and start fall on the same place and cancel out.
+    same = np.flatnonzero(changes[1:] == changes[:-1])
+    if same.size:
+        changes = np.delete(changes, np.concatenate((same, same + 1)))
+    if changes.size and changes[-1] == height * width:  # the mask runs to the last pixel
+        changes = changes[:-1]
+    counts = np.diff(np.concatenate(([0], changes, [height * width])))
+    return MaskSummary(_compress(counts.tolist(), height, width), box, int(counts[1::2].sum()))
+
+
+def _compress(counts: list[int], height: int, width: int) -> Rle:
     encoded = coco_mask.frPyObjects({"counts": counts, "size": [height, width]}, height, width)
     return Rle((height, width), encoded["counts"].decode("ascii"))
+
+
+def encode_rle(mask: BoolArray, within: Sequence[int] | npt.NDArray[np.int64] | None = None) -> Rle:
+    """COCO RLE of an HxW bool mask (the same string as pycocotools' ``encode``); ``within``: a
+    box known to hold the whole mask, as :func:`summarize_mask`."""
+    return summarize_mask(mask, within).rle
 
 
 def decode_rle(rle: Rle) -> BoolArray:

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
-
 from vidseg.errors import InputError
-from vidseg.masks import Rle, decode_rle, encode_rle
-from vidseg.types import BoolArray, Frame, TrackingResult, mask_box
+from vidseg.masks import Rle, decode_rle, summarize_mask
+from vidseg.types import BoolArray, Frame, TrackingResult
 
 SCHEMA_VERSION = 1
 
@@ -87,18 +85,16 @@ class FrameRecord:
         masks = result.masks if masks is None else masks
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
-            mask = masks[k]
-            box = mask_box(mask, result.region(k))  # reads only the part of the mask the tracker marked
-            area = 0 if box is None else int(np.count_nonzero(mask[box[1] : box[3], box[0] : box[2]]))
+            summary = summarize_mask(masks[k], result.region(k))  # reads only where the tracker says the mask is
             score = float(result.scores[k])
             objects.append(
                 ObjectRecord(
                     obj_id=int(obj_id),
                     score=score,
-                    visible=score > threshold and area > 0,  # as TrackingResult.visible
-                    bbox=box,
-                    area=area,
-                    rle=encode_rle(mask, box),
+                    visible=score > threshold and summary.area > 0,  # as TrackingResult.visible
+                    bbox=summary.box,
+                    area=summary.area,
+                    rle=summary.rle,
                 )
             )
         return cls(index=frame.index, pts=frame.pts, time_base=frame.time_base, time=frame.time, objects=tuple(objects))
