@@ -16,7 +16,7 @@ follows DAVIS (first and last frames excluded). Goal at difficulty 0.5: J&F >= 0
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import tempfile
 import time
 import warnings
@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from common import print_table
+from tqdm import tqdm
 
 from vidseg.datasets.synthetic_videos import VideoSpec, generate_video
 from vidseg.tracking import build_tracker
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--no-official", action="store_true", help="skip the official predictor's rows")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # the official predictor's progress bars
+    tqdm.__init__ = functools.partialmethod(tqdm.__init__, disable=True)  # the official predictor's bars
     torch.set_num_threads(args.threads)
     tracker = build_tracker("vidseg_synthetic_tiny", checkpoint=args.checkpoint, device="cpu", fill_hole_area=0)
     size = tracker.info.image_size

@@ -182,7 +182,7 @@ Weights are stored as float16 (the model runs in float32).
   each (generator seeds {recipe.seed * 100_000} + tier x 10,000 + k); validation: {recipe.val_videos} videos of
   {recipe.val_frames} frames at difficulty {VAL_DIFFICULTY} (seeds from {VAL_SEED0}).
 - Training: {steps} steps; {meta["total_minutes"]} min on this machine's 2 CPU cores (all phases,
-  validation included); best validation J&F {meta.get("val_jf")} at phase-2 step {meta.get("step")}.
+  validation included); best validation J&F {meta.get("val_jf") or 0:.3f} at phase-2 step {meta.get("step")}.
 - Held-out J&F: `python bench/synthetic_jf.py` (seeds from {BENCH_SEED0}, never used in training).
 - `training.json` holds the full training config.
 """
