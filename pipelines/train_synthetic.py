@@ -184,7 +184,8 @@ Weights are stored as float16 (the model runs in float32).
 - Training: {steps} steps; {meta["total_minutes"]} min on this machine's 2 CPU cores (all phases,
   validation included); best validation J&F {meta.get("val_jf") or 0:.3f} at phase-2 step {meta.get("step")}.
 - Held-out J&F: `python bench/synthetic_jf.py` (seeds from {BENCH_SEED0}, never used in training).
-- `training.json` holds the full training config.
+- `training.json` holds the last phase's training config (phase k runs with seed {recipe.seed} + k); the
+  earlier phases' settings are `PHASES` in `pipelines/train_synthetic.py`.
 """
     )
     return target
@@ -201,6 +202,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
+    if not 0 <= args.seed < VAL_SEED0 // 100_000:
+        raise SystemExit(f"train_synthetic: error: --seed must be 0..{VAL_SEED0 // 100_000 - 1} (training seeds stay below "
+                         f"the validation seeds, {VAL_SEED0}); found {args.seed}")  # fmt: skip
     recipe = Recipe(out=args.out, seed=args.seed, minutes=args.minutes)
     started = time.perf_counter()
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from vidseg.errors import FrameError, InputError
 from vidseg.records import FrameRecord
-from vidseg.types import Frame, ModelInfo, Prompt, TrackingResult
+from vidseg.types import Frame, ModelInfo, Prompt, TrackingResult, mask_box
 
 INFO = ModelInfo("m", 64, None, None, True, "cpu", "float32")
 
@@ -81,6 +81,8 @@ def test_regions_limit_where_boxes_are_looked_for():
     # A region that misses part of the mask is the producer's bug, and shows as a smaller box.
     cut = TrackingResult(**kwargs, regions=np.array([[18, 1, 25, 12], [0, 22, 5, 30]]))  # type: ignore[arg-type]
     assert cut.boxes[0].tolist() == [20, 3, 25, 9]
+    with pytest.raises(InputError, match="region"):
+        mask_box(masks[0], within=(-1, 0, 5, 5))
 
 
 def test_a_result_without_objects_has_empty_boxes_and_visibility():

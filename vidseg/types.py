@@ -51,6 +51,8 @@ def mask_box(mask: BoolArray, within: Sequence[int] | IntArray | None = None) ->
     x0, y0 = 0, 0
     if within is not None:
         x0, y0, x_end, y_end = (int(v) for v in within)
+        if not (0 <= x0 <= x_end <= mask.shape[1] and 0 <= y0 <= y_end <= mask.shape[0]):
+            raise InputError(f"region {(x0, y0, x_end, y_end)} is not inside the {mask.shape[1]}x{mask.shape[0]} mask")
         mask = mask[y0:y_end, x0:x_end]
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:

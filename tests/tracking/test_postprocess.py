@@ -61,7 +61,6 @@ def test_support_boxes_hold_every_positive_pixel_of_the_resized_mask():
             for k in range(3):
                 tight = _tight_box(resized[k])
                 if tight is None:
-                    assert k != 1 or not resized[k].any()
                     continue
                 x1, y1, x2, y2 = boxes[k].tolist()
                 assert x1 <= tight[0] and y1 <= tight[1] and x2 >= tight[2] and y2 >= tight[3], (low, height, width)
@@ -80,3 +79,19 @@ def test_tracker_style_regions_give_the_same_box_as_a_full_scan():
     region = support_boxes(logits, 90, 160)[0]
     assert mask_box(mask, within=region) == mask_box(mask)
     assert mask_box(np.zeros_like(mask), within=region) is None
+
+
+def test_support_boxes_at_sizes_where_the_resize_rounds_its_source_index_differently():
+    """One positive row or column at every place, over size pairs where float32 and float64
+    source indices differ (PyTorch computes in float32): the box still holds the mask."""
+    for low, out in [(256, 720), (256, 1080), (64, 1000), (37, 1999), (256, 4320), (100, 3), (7, 299)]:
+        for place in range(low):
+            logits = torch.full((2, 1, low, 3), -1.0)
+            logits[0, 0, place, 1] = 2.0  # one positive sample in row ``place``
+            logits[1, 0, place, :] = 0.5
+            resized = to_frame_size(logits, out, 5)[:, 0] > 0
+            boxes = support_boxes(logits, out, 5)
+            for k in range(2):
+                rows = torch.nonzero(resized[k].any(dim=1)).flatten()
+                if rows.numel():
+                    assert boxes[k, 1] <= int(rows.min()) and boxes[k, 3] >= int(rows.max()) + 1, (low, out, place)
