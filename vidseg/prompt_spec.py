@@ -48,12 +48,7 @@ class ScheduledPrompt:
 
     def to_json(self) -> dict[str, Any]:
         p = self.prompt
-        out: dict[str, Any] = {"id": p.obj_id, "kind": p.kind}
-        if p.points:
-            out["points"] = [list(xy) for xy in p.points]
-            out["labels"] = list(p.labels)
-        if p.box is not None:
-            out["box"] = list(p.box)
+        out: dict[str, Any] = {"id": p.obj_id, "kind": p.kind, **p.geometry_json()}
         if p.mask is not None:
             out["mask_area"] = int(p.mask.sum())
         if self.frame is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +173,17 @@ class Prompt:
         if self.box is not None:
             return "box+points" if self.points else "box"
         return "points"
+
+    def geometry_json(self) -> dict[str, Any]:
+        """The points (with their labels) and box as JSON-ready lists; a mask is left to the
+        caller, which decides how to write it (RLE, or just its area)."""
+        out: dict[str, Any] = {}
+        if self.points:
+            out["points"] = [list(xy) for xy in self.points]
+            out["labels"] = list(self.labels)
+        if self.box is not None:
+            out["box"] = list(self.box)
+        return out
 
     def check_inside(self, height: int, width: int) -> None:
         """Raise :class:`PromptError` unless the prompt lies inside a ``height`` x ``width`` frame."""

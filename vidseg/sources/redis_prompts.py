@@ -72,12 +72,7 @@ class RejectedPrompt:
 
 def encode_prompt(prompt: Prompt, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
     """The fields of a prompt entry for ``prompt``, applied on the next frame or at pts ``frame``."""
-    body: dict[str, Any] = {"id": prompt.obj_id, "frame": frame}
-    if prompt.points:
-        body["points"] = [list(p) for p in prompt.points]
-        body["labels"] = list(prompt.labels)
-    if prompt.box is not None:
-        body["box"] = list(prompt.box)
+    body: dict[str, Any] = {"id": prompt.obj_id, "frame": frame, **prompt.geometry_json()}
     if prompt.mask is not None:
         body["mask"] = encode_rle(prompt.mask).to_json()
     return _fields(body, request_id)
