@@ -9,7 +9,6 @@ arrived), :meth:`RedisBus.publish` on the write thread after each frame.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +46,6 @@ class RedisBus:
         self._id_limit = id_limit
         self._objects = ObjectEvents()
         self._pending: list[RemotePrompt] = []
-        self._lock = threading.Lock()
         self.applied = 0
         self.rejected = 0
         self._drops_published = 0
