@@ -60,6 +60,8 @@ class Phase:
         share: its share of the time budget.
         seconds_per_step: measured on this machine's 2 cores (validation included), to size ``steps``.
         val_every: validate every this many steps (0: only at the end).
+        prompt_probs: click, box and mask prompt probabilities.
+        objects_per_clip: at most this many objects of each clip are tracked (sharing its images).
     """
 
     name: str
@@ -71,16 +73,18 @@ class Phase:
     seconds_per_step: float
     val_every: int = 0
     prompt_probs: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    objects_per_clip: int = 3
 
 
 PHASES = (
     # A mask prompt on a single frame teaches nothing: single-frame phases use clicks and boxes.
     # lr 3e-3 measured: the decoder learns to ignore the click within 50 steps.
-    Phase("phase1a", (0.1, 0.4), clip_len=1, batch_size=16, lr=6e-4, share=0.15, seconds_per_step=0.31,
+    Phase("phase1a", (0.1, 0.4), clip_len=1, batch_size=16, lr=6e-4, share=0.12, seconds_per_step=0.31,
           prompt_probs=(0.7, 0.3, 0.0)),
-    Phase("phase1b", TRAIN_TIERS, clip_len=1, batch_size=16, lr=5e-4, share=0.25, seconds_per_step=0.31,
+    Phase("phase1b", TRAIN_TIERS, clip_len=1, batch_size=16, lr=5e-4, share=0.2, seconds_per_step=0.31,
           prompt_probs=(0.7, 0.3, 0.0)),
-    Phase("phase2", TRAIN_TIERS, clip_len=8, batch_size=4, lr=4e-4, share=0.6, seconds_per_step=1.45,
+    # Clips with several objects: the single-object tier teaches propagation little by now.
+    Phase("phase2", TRAIN_TIERS[1:], clip_len=8, batch_size=4, lr=4e-4, share=0.68, seconds_per_step=1.25,
           val_every=300),
 )  # fmt: skip
 
@@ -138,6 +142,7 @@ def train_synthetic(recipe: Recipe) -> TrainReport:
             lr=phase.lr,
             warmup=100,
             prompt_probs=phase.prompt_probs,
+            objects_per_clip=phase.objects_per_clip,
             seed=recipe.seed + k,
             val_every=phase.val_every,
             log_every=50 if phase.clip_len == 1 else 25,

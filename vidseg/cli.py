@@ -175,6 +175,12 @@ def _add_training_parsers(sub: Any) -> None:
     tracker.add_argument("--steps", type=int, default=2000, help="optimiser steps")
     tracker.add_argument("--batch-size", type=int, default=4, help="clips per step")
     tracker.add_argument("--clip-len", type=int, default=8, help="frames per clip (1: single frames)")
+    tracker.add_argument(
+        "--objects-per-clip",
+        type=int,
+        default=3,
+        help="at most this many objects of each clip are tracked, sharing its images",
+    )
     tracker.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     tracker.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     tracker.add_argument("--prompts", default="0.7,0.2,0.1", help="click,box,mask prompt probabilities")
@@ -223,6 +229,7 @@ def _train_tracker(args: argparse.Namespace) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         clip_len=args.clip_len,
+        objects_per_clip=args.objects_per_clip,
         lr=args.lr,
         warmup=args.warmup,
         prompt_probs=(probs[0], probs[1], probs[2]),

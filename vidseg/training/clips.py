@@ -1,9 +1,11 @@
-"""Training clips: short runs of frames from annotated videos, one target object each.
+"""Training clips: short runs of frames from annotated videos, with one or more target objects each.
 
 Videos are preloaded and resized once to the model's square input (frames bilinear, as the
-tracker's preprocessing does; labels nearest). A batch holds B clips of T frames, frame-major
-(the image encoder runs once on all T*B frames), with one target object per clip and the prompt
-given on the clip's first frame.
+tracker's preprocessing does; labels nearest). A batch holds C clips of T frames, frame-major
+(the image encoder runs once on all T*C frames), and N >= C tracks: each track is one target
+object of one clip, prompted on the clip's first frame. Several tracks of one clip share its
+images, as SAM 2's training does, so the model learns to follow the prompted object and not
+whichever object is most salient.
 """
 
 from __future__ import annotations
@@ -65,19 +67,27 @@ class TrainVideo:
 
 @dataclass(frozen=True)
 class FirstFramePrompt:
-    """The prompt of every clip in a batch, on its first frame (one kind per batch).
+    """The prompt of every track in a batch, on its clip's first frame (one kind per batch).
 
     Attributes:
         kind: ``"click"``, ``"box"`` or ``"mask"``.
-        points: (B, P, 2) float32 (x, y) in model pixels, or None for a mask prompt.
-        point_labels: (B, P) int32 (1 positive, 0 negative, 2/3 box corners), or None.
-        mask: (B, 1, S, S) float32, or None unless ``kind == "mask"``.
+        points: (N, P, 2) float32 (x, y) in model pixels, or None for a mask prompt.
+        point_labels: (N, P) int32 (1 positive, 0 negative, 2/3 box corners), or None.
+        mask: (N, 1, S, S) float32, or None unless ``kind == "mask"``.
     """
 
     kind: str
     points: torch.Tensor | None
     point_labels: torch.Tensor | None
     mask: torch.Tensor | None
+
+    def to(self, device: torch.device) -> FirstFramePrompt:
+        """This prompt with its tensors on ``device``."""
+
+        def move(x: torch.Tensor | None) -> torch.Tensor | None:
+            return None if x is None else x.to(device)
+
+        return FirstFramePrompt(self.kind, move(self.points), move(self.point_labels), move(self.mask))
 
     def point_inputs(self) -> dict[str, torch.Tensor] | None:
         """SAM 2's ``point_inputs`` dict, or None for a mask prompt."""
@@ -88,26 +98,57 @@ class FirstFramePrompt:
 
 @dataclass(frozen=True)
 class ClipBatch:
-    """B clips of T frames with one target object each.
+    """C clips of T frames and N tracks (target objects) on them.
 
     Attributes:
-        images: (T*B, 3, S, S) float32 normalised, frame-major (frame t of clip b at t*B + b).
-        targets: (T, B, S, S) float32 0/1 masks of each clip's target.
-        prompt: the first-frame prompt of every clip.
-        names: the clips' video names (for logs).
+        images: (T*C, 3, S, S) float32 normalised, frame-major (frame t of clip c at t*C + c).
+        targets: (T, N, S, S) float32 0/1 masks of each track's target.
+        prompt: the first-frame prompt of every track.
+        track_clips: (N,) int64, the clip each track runs on.
+        names: each track's video name (for logs).
     """
 
     images: torch.Tensor
     targets: torch.Tensor
     prompt: FirstFramePrompt
+    track_clips: torch.Tensor
     names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        t, n = self.targets.shape[:2]
+        clips = self.images.shape[0] // max(1, t)
+        ok = (
+            self.images.shape[0] == t * clips
+            and self.track_clips.shape == (n,)
+            and not self.track_clips.is_floating_point()
+            and bool(((self.track_clips >= 0) & (self.track_clips < clips)).all())
+            and len(self.names) == n
+        )
+        if not ok:
+            raise InputError(
+                f"inconsistent clip batch: expected T*C images, N tracks with clip indices in [0, C) and N names; "
+                f"found {self.images.shape[0]} images for T={t}, track_clips {self.track_clips.tolist()}, "
+                f"{len(self.names)} names for N={n}"
+            )
+
+    @classmethod
+    def single(
+        cls, images: torch.Tensor, targets: torch.Tensor, prompt: FirstFramePrompt, names: tuple[str, ...]
+    ) -> ClipBatch:
+        """A batch with one track per clip (track b on clip b)."""
+        return cls(images, targets, prompt, torch.arange(targets.shape[1]), names)
 
     @property
     def num_frames(self) -> int:
         return int(self.targets.shape[0])
 
     @property
+    def num_clips(self) -> int:
+        return int(self.images.shape[0]) // self.num_frames
+
+    @property
     def batch_size(self) -> int:
+        """The number of tracks, N."""
         return int(self.targets.shape[1])
 
 
@@ -135,15 +176,18 @@ def sample_box(mask: npt.NDArray[np.bool_], rng: np.random.Generator, noise: flo
 
 
 class ClipSampler:
-    """Draws batches of clips with a target visible on the first frame.
+    """Draws batches of clips with targets visible on the first frame.
 
     Args:
         videos: the training videos (all at the same size).
         clip_len: frames per clip (1 trains click-to-mask on single frames).
         batch_size: clips per batch.
-        prompt_probs: probabilities of click, box and mask prompts (one kind per batch).
+        prompt_probs: probabilities of click, box and mask prompts (one kind per batch); single-frame
+            clips never get mask prompts (SAM 2 would output the prompt itself, teaching nothing).
         min_area: fewest target pixels on a clip's first frame.
         flip: mirror clips left-right at random.
+        objects_per_clip: at most this many of a clip's objects (visible on its first frame, in
+            random order) become tracks; 1 keeps one random target per clip.
     """
 
     def __init__(
@@ -154,6 +198,7 @@ class ClipSampler:
         prompt_probs: tuple[float, float, float] = (0.7, 0.2, 0.1),
         min_area: int = 12,
         flip: bool = True,
+        objects_per_clip: int = 1,
     ) -> None:
         if not videos:
             raise InputError("no training videos: expected at least one annotated video")
@@ -165,49 +210,64 @@ class ClipSampler:
         if not usable:
             longest = max(v.num_frames for v in videos)
             raise InputError(f"clip length {clip_len} exceeds every video (the longest has {longest} frames)")
-        if clip_len < 1 or batch_size < 1:
-            raise InputError(f"clip_len and batch_size must be >= 1; found {clip_len}, {batch_size}")
+        if clip_len < 1 or batch_size < 1 or objects_per_clip < 1:
+            raise InputError(
+                f"clip_len, batch_size and objects_per_clip must be >= 1; found {clip_len}, {batch_size}, "
+                f"{objects_per_clip}"
+            )
         probs = np.asarray(prompt_probs, dtype=np.float64)
         if probs.shape != (3,) or (probs < 0).any() or probs.sum() <= 0:
             raise InputError(f"prompt_probs must be 3 non-negative weights (click, box, mask); found {prompt_probs}")
+        if clip_len == 1:
+            # SAM 2 outputs a mask prompt as is: on a single frame there would be nothing to learn.
+            probs = np.array([probs[0], probs[1], 0.0])
+            if probs.sum() <= 0:
+                raise InputError(
+                    "single-frame clips (clip_len 1) need click or box prompts; prompt_probs gives only masks"
+                )
         self._videos = usable
         self._clip_len = clip_len
         self._batch = batch_size
         self._probs = probs / probs.sum()
         self._min_area = min_area
         self._flip = flip
+        self._objects = objects_per_clip
 
-    def _pick(self, rng: np.random.Generator) -> tuple[TrainVideo, int, int]:
+    def _pick(self, rng: np.random.Generator) -> tuple[TrainVideo, int, list[int]]:
         for _ in range(1000):
             video = self._videos[int(rng.integers(len(self._videos)))]
             start = int(rng.integers(video.num_frames - self._clip_len + 1))
             ids = [i for i in video.object_ids(start) if np.count_nonzero(video.labels[start] == i) >= self._min_area]
             if ids:
-                return video, start, ids[int(rng.integers(len(ids)))]
+                return video, start, [ids[k] for k in rng.permutation(len(ids))[: self._objects]]
         raise InputError(
             f"found no clip whose first frame shows an object of at least {self._min_area} pixels after 1000 "
             "draws; check the annotations (0 = background, ids 1..254)"
         )
 
     def sample(self, rng: np.random.Generator) -> ClipBatch:
-        """One batch: B clips, their target masks, and one kind of first-frame prompt."""
-        frames, targets, names = [], [], []
-        for _ in range(self._batch):
-            video, start, obj = self._pick(rng)
+        """One batch: C clips, the target masks of their tracks, and one kind of first-frame prompt."""
+        frames, targets, track_clips, names = [], [], [], []
+        for c in range(self._batch):
+            video, start, objs = self._pick(rng)
             clip = video.frames[start : start + self._clip_len]
-            mask = video.labels[start : start + self._clip_len] == obj
+            labels = video.labels[start : start + self._clip_len]
             if self._flip and rng.random() < 0.5:
-                clip, mask = clip[:, :, ::-1], mask[:, :, ::-1]
+                clip, labels = clip[:, :, ::-1], labels[:, :, ::-1]
             frames.append(clip)
-            targets.append(mask)
-            names.append(video.name)
-        clips = np.stack(frames, axis=1)  # (T, B, S, S, 3): frame-major
-        target = np.stack(targets, axis=1)
-        t, b = target.shape[:2]
-        images = normalise(clips.reshape(t * b, self.size, self.size, 3))
+            for obj in objs:
+                targets.append(labels == obj)
+                track_clips.append(c)
+                names.append(video.name)
+        clips = np.stack(frames, axis=1)  # (T, C, S, S, 3): frame-major
+        target = np.stack(targets, axis=1)  # (T, N, S, S)
+        t, c = clips.shape[:2]
+        images = normalise(clips.reshape(t * c, self.size, self.size, 3))
         kind = PROMPT_KINDS[int(rng.choice(3, p=self._probs))]
         prompt = make_prompt(kind, target[0], rng)
-        return ClipBatch(images, torch.from_numpy(target.astype(np.float32)), prompt, tuple(names))
+        return ClipBatch(
+            images, torch.from_numpy(target.astype(np.float32)), prompt, torch.tensor(track_clips), tuple(names)
+        )
 
 
 def make_prompt(kind: str, first: npt.NDArray[np.bool_], rng: np.random.Generator) -> FirstFramePrompt:

@@ -51,6 +51,8 @@ class TrainConfig:
         steps: optimiser steps in all (the schedule's length).
         batch_size: clips per step.
         clip_len: frames per clip (1: click-to-mask on single frames).
+        objects_per_clip: at most this many objects of each clip are tracks of the step (they share
+            the clip's images; SAM 2 trains this way, and it teaches the model to tell objects apart).
         lr: peak learning rate; warmup: its linear warm-up in steps; min_lr_ratio: the cosine's floor.
         weight_decay: AdamW weight decay.
         grad_clip: gradient-norm clip.
@@ -71,6 +73,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 4
     clip_len: int = 8
+    objects_per_clip: int = 3
     lr: float = 5e-4
     warmup: int = 100
     min_lr_ratio: float = 0.05
@@ -87,6 +90,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.objects_per_clip < 1:
+            problems.append(f"objects_per_clip must be >= 1 (found {self.objects_per_clip})")
         if self.steps < 1:
             problems.append(f"steps must be >= 1 (found {self.steps})")
         if not 0 < self.lr < 1:
@@ -166,7 +171,9 @@ def train_tracker(
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cpu") if not torch.cuda.is_available() else torch.device("cuda")
     model: Any = build_training_model(config).to(device)
-    sampler = ClipSampler(train_videos, config.clip_len, config.batch_size, config.prompt_probs)
+    sampler = ClipSampler(
+        train_videos, config.clip_len, config.batch_size, config.prompt_probs, objects_per_clip=config.objects_per_clip
+    )
     if sampler.size != model.image_size:
         raise ConfigError(
             f"training videos are {sampler.size}x{sampler.size} but the model takes {model.image_size} px; "

@@ -41,24 +41,28 @@ class FrameOutputs:
     mask_prompt: bool
 
 
-def _frame_features(feats: list[torch.Tensor], t: int, batch: int) -> list[torch.Tensor]:
-    # Backbone features are (HW, T*B, C), frame-major: frame t of every clip is one slice.
-    return [x[:, t * batch : (t + 1) * batch] for x in feats]
+def _frame_features(feats: list[torch.Tensor], t: int, clips: int, track_clips: torch.Tensor) -> list[torch.Tensor]:
+    # Backbone features are (HW, T*C, ch), frame-major: frame t of every clip is one slice, from
+    # which each track takes its clip's column.
+    return [x[:, t * clips : (t + 1) * clips].index_select(1, track_clips) for x in feats]
 
 
 def unroll(model: Any, batch: ClipBatch) -> list[FrameOutputs]:
     """Run ``model`` (a ``SAM2Base``) over every frame of ``batch``; returns one entry per frame."""
-    b, frames = batch.batch_size, batch.num_frames
-    backbone_out = model.forward_image(batch.images)
+    clips, frames = batch.num_clips, batch.num_frames
+    device = next(model.parameters()).device
+    track_clips = batch.track_clips.to(device)
+    prompt = batch.prompt.to(device)
+    backbone_out = model.forward_image(batch.images.to(device))
     _, vision_feats, vision_pos, feat_sizes = model._prepare_backbone_features(backbone_out)
     output_dict: dict[str, dict[int, dict[str, Any]]] = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
     outputs = []
     for t in range(frames):
-        feats = _frame_features(vision_feats, t, b)
-        pos = _frame_features(vision_pos, t, b)
+        feats = _frame_features(vision_feats, t, clips, track_clips)
+        pos = _frame_features(vision_pos, t, clips, track_clips)
         prompted = t == 0
-        point_inputs = batch.prompt.point_inputs() if prompted else None
-        mask_inputs = batch.prompt.mask if prompted else None
+        point_inputs = prompt.point_inputs() if prompted else None
+        mask_inputs = prompt.mask if prompted else None
         current_out, sam_outputs, _, _ = model._track_step(
             frame_idx=t,
             is_init_cond_frame=prompted,
