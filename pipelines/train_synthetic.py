@@ -79,12 +79,12 @@ class Phase:
 PHASES = (
     # A mask prompt on a single frame teaches nothing: single-frame phases use clicks and boxes.
     # lr 3e-3 measured: the decoder learns to ignore the click within 50 steps.
-    Phase("phase1a", (0.1, 0.4), clip_len=1, batch_size=16, lr=6e-4, share=0.12, seconds_per_step=0.31,
+    Phase("phase1a", (0.1, 0.4), clip_len=1, batch_size=16, lr=6e-4, share=0.12, seconds_per_step=0.37,
           prompt_probs=(0.7, 0.3, 0.0)),
-    Phase("phase1b", TRAIN_TIERS, clip_len=1, batch_size=16, lr=5e-4, share=0.2, seconds_per_step=0.31,
+    Phase("phase1b", TRAIN_TIERS, clip_len=1, batch_size=16, lr=5e-4, share=0.2, seconds_per_step=0.37,
           prompt_probs=(0.7, 0.3, 0.0)),
     # Clips with several objects: the single-object tier teaches propagation little by now.
-    Phase("phase2", TRAIN_TIERS[1:], clip_len=8, batch_size=4, lr=4e-4, share=0.68, seconds_per_step=1.25,
+    Phase("phase2", TRAIN_TIERS[1:], clip_len=8, batch_size=4, lr=4e-4, share=0.68, seconds_per_step=1.45,
           val_every=300),
 )  # fmt: skip
 
