@@ -9,8 +9,14 @@
    tracker that has never seen an object starts), easy tiers first, then harder ones. Measured:
    700 steps on the two easy tiers gave held-out first-frame J 0.654 / 0.270 at difficulty
    0.4 / 0.7, against 0.608 / 0.239 for 700 steps on all four tiers mixed.
-3. Phase 2: 8-frame clips with the memory unrolled, validated with the streaming tracker (J&F)
-   as it trains.
+3. Phase 2: 8-frame clips of the tiers with several objects, the memory unrolled, validated
+   with the streaming tracker (J&F) as it trains.
+
+Every phase tracks up to three objects per clip, sharing its images (SAM 2 trains this way).
+The reason, measured on the previous recipe's model (one target per clip): on held-out clips at
+difficulty 0.5 the objects alone in their clip scored J 0.78-0.97, while objects touching or
+overlapping another were segmented on the clicked frame (J 0.55-0.85) and lost from the very
+next frame (J 0.00-0.36), their masks spreading onto the neighbour.
 4. ``--install`` writes the best phase-2 weights (float16) to
    ``vidseg/tracking/weights/vidseg_synthetic_tiny.pt`` with a README giving the command, seed,
    time and scores. Every phase resumes from its ``last.pt`` when run again; a finished phase is
@@ -186,6 +192,8 @@ Weights are stored as float16 (the model runs in float32).
 - Data: {recipe.videos_per_tier} videos x {len(TRAIN_TIERS)} difficulty tiers {TRAIN_TIERS}, {recipe.train_frames} frames
   each (generator seeds {recipe.seed * 100_000} + tier x 10,000 + k); validation: {recipe.val_videos} videos of
   {recipe.val_frames} frames at difficulty {VAL_DIFFICULTY} (seeds from {VAL_SEED0}).
+- Curriculum (`PHASES` in `pipelines/train_synthetic.py`): click/box-to-mask on single frames, then
+  8-frame clips with the memory unrolled; every step tracks up to {PHASES[-1].objects_per_clip} objects of each clip.
 - Training: {steps} steps; {meta["total_minutes"]} min on this machine's 2 CPU cores (all phases,
   validation included); best validation J&F {meta.get("val_jf") or 0:.3f} at phase-2 step {meta.get("step")}.
 - Held-out J&F: `python bench/synthetic_jf.py` (seeds from {BENCH_SEED0}, never used in training).

@@ -83,7 +83,10 @@ def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
     assert learning_rate(100, config) == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize(("field", "value"), [("steps", 0), ("lr", 0.0), ("lr", 2.0), ("warmup", -1), ("log_every", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("steps", 0), ("lr", 0.0), ("lr", 2.0), ("warmup", -1), ("log_every", 0), ("objects_per_clip", 0)],
+)
 def test_bad_training_config_is_refused(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(out=Path("unused"), **{field: value})  # type: ignore[arg-type]

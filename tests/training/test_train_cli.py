@@ -34,6 +34,7 @@ def test_synth_then_train_writes_checkpoints_the_tracker_loads(tmp_path: Path) -
         (["--prompts", "1,0"], "three numbers"),
         (["--steps", "0"], "steps must be >= 1"),
         (["--init", "missing.pt"], "does not exist"),
+        (["--objects-per-clip", "0"], "objects_per_clip must be >= 1"),
     ],
 )
 def test_bad_training_arguments_end_with_one_clear_line(
