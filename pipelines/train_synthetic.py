@@ -1,6 +1,6 @@
 """Recipe: train vidseg's small synthetic-only SAM 2 from scratch, and ship it.
 
-    python pipelines/train_synthetic.py out/train-synthetic --minutes 85 --install
+    python pipelines/train_synthetic.py out/train-synthetic --minutes 82 --install
 
 1. Writes synthetic DAVIS-layout datasets: training tiers from easy to hard (seeds below
    900,000) and a validation set of 60-frame clips at the benchmark's difficulty, 0.5 (seeds from
@@ -11,16 +11,17 @@
    0.4 / 0.7, against 0.608 / 0.239 for 700 steps on all four tiers mixed.
 3. Phase 2: 8-frame clips of the tiers with several objects, the memory unrolled, validated
    with the streaming tracker (J&F) as it trains.
-
-Every phase tracks up to three objects per clip, sharing its images (SAM 2 trains this way).
-The reason, measured on the previous recipe's model (one target per clip): on held-out clips at
-difficulty 0.5 the objects alone in their clip scored J 0.78-0.97, while objects touching or
-overlapping another were segmented on the clicked frame (J 0.55-0.85) and lost from the very
-next frame (J 0.00-0.36), their masks spreading onto the neighbour.
 4. ``--install`` writes the best phase-2 weights (float16) to
    ``vidseg/tracking/weights/vidseg_synthetic_tiny.pt`` with a README giving the command, seed,
    time and scores. Every phase resumes from its ``last.pt`` when run again; a finished phase is
    skipped.
+
+Every phase tracks up to three objects per clip, sharing its images (SAM 2 trains this way).
+The reason, measured on the model of the previous recipe (one target per clip), on 12 held-out
+clips at difficulty 0.5: the objects alone in their clip scored J 0.78-0.97, while objects
+touching or overlapping another were segmented on the clicked frame (J 0.53-0.85) and then lost
+(J 0.00-0.54 on the next frame, 0.005-0.40 over the clip), their masks spreading onto the
+neighbour.
 
 Each phase's step count is sized to its share of the time budget at the speed measured on this
 2-core machine (so its learning-rate schedule runs to the end); its time cap stops it early if
