@@ -15,7 +15,7 @@ import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
 from vidseg.errors import InputError
-from vidseg.types import BoolArray
+from vidseg.types import BoolArray, region_bounds
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,7 @@ def summarize_mask(mask: BoolArray, within: Sequence[int] | npt.NDArray[np.int64
     if mask.ndim != 2:
         raise InputError(f"need an HxW mask; found shape {mask.shape}")
     height, width = mask.shape
-    x1, y1, x2, y2 = (0, 0, width, height) if within is None else (int(v) for v in within)
-    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
-        raise InputError(f"region {(x1, y1, x2, y2)} is not inside the {width}x{height} mask")
+    x1, y1, x2, y2 = region_bounds(within, height, width)
     padded = np.zeros((y2 - y1 + 2, x2 - x1), dtype=bool)
     padded[1:-1] = mask[y1:y2, x1:x2]
     rows, cols = np.divmod(np.flatnonzero(padded[1:] != padded[:-1]), max(1, x2 - x1))  # (2-D nonzero is slow)

@@ -43,6 +43,17 @@ def check_image(image: object, what: str = "frame") -> ImageArray:
     return image
 
 
+def region_bounds(within: Sequence[int] | IntArray | None, height: int, width: int) -> tuple[int, int, int, int]:
+    """A region box (x1, y1, x2, y2; x2/y2 exclusive) as ints, checked to lie inside a
+    ``height`` x ``width`` mask; None: the whole mask."""
+    if within is None:
+        return 0, 0, width, height
+    x1, y1, x2, y2 = (int(v) for v in within)
+    if not (0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height):
+        raise InputError(f"region {(x1, y1, x2, y2)} is not inside the {width}x{height} mask")
+    return x1, y1, x2, y2
+
+
 def mask_box(mask: BoolArray, within: Sequence[int] | IntArray | None = None) -> tuple[int, int, int, int] | None:
     """Tight (x1, y1, x2, y2) box of an HxW mask, x2/y2 exclusive; None when the mask is empty.
 
@@ -51,9 +62,7 @@ def mask_box(mask: BoolArray, within: Sequence[int] | IntArray | None = None) ->
     """
     x0, y0 = 0, 0
     if within is not None:
-        x0, y0, x_end, y_end = (int(v) for v in within)
-        if not (0 <= x0 <= x_end <= mask.shape[1] and 0 <= y0 <= y_end <= mask.shape[0]):
-            raise InputError(f"region {(x0, y0, x_end, y_end)} is not inside the {mask.shape[1]}x{mask.shape[0]} mask")
+        x0, y0, x_end, y_end = region_bounds(within, mask.shape[0], mask.shape[1])
         mask = mask[y0:y_end, x0:x_end]
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
