@@ -13,7 +13,8 @@ follows DAVIS (first and last frames excluded). Goal at difficulty 0.5: J&F >= 0
 Each row also gives the standard error of its J&F (of the mean over objects). Objects tend to be
 either kept or lost, so it is large: about 0.04 for the 37 objects of 20 clips at 0.5, and 0.06
 for the 15 objects of the training recipe's validation set. Two models whose J&F differ by less
-than about twice that have not been told apart.
+than about twice that have not been told apart. Below the table, our tracker's mean J is broken
+down by frames since the click, which shows how far into a clip objects are lost.
 
     python bench/synthetic_jf.py --clips 20
 """
@@ -46,6 +47,7 @@ SEED0 = 950_000
 
 
 BENCH_DIFFICULTY = 0.5
+HORIZON_SPAN = 10  # frames per bin of the J-by-frames-since-the-click line
 
 
 def _official_masks(predictor: Any, video: TrainVideo, folder: Path, size: int) -> tuple[npt.NDArray[np.bool_], float]:
@@ -71,6 +73,20 @@ def standard_error(scores: list[tuple[float, float]]) -> float:
     return float(per_object.std(ddof=1) / np.sqrt(len(per_object))) if len(per_object) > 1 else float("nan")
 
 
+def j_since_click(masks: npt.NDArray[np.bool_], video: TrainVideo, span: int) -> dict[int, list[float]]:
+    """J of every frame where an object is visible after its click, keyed by (frames since the click) // span."""
+    clicks = first_frame_clicks(video.labels)
+    found: dict[int, list[float]] = {}
+    for k, obj_id in enumerate(sorted(clicks)):
+        start = clicks[obj_id][0]
+        for t in range(start + 1, video.num_frames):
+            truth = video.labels[t] == obj_id
+            if truth.any():
+                union = int((truth | masks[t, k]).sum())
+                found.setdefault((t - start) // span, []).append(int((truth & masks[t, k]).sum()) / union)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=20, help="clips per difficulty")
@@ -91,11 +107,13 @@ def main() -> None:
     predictor = build_official_predictor("vidseg_synthetic_tiny", tracker.model.state_dict(), size)
     difficulties = [float(d) for d in args.difficulties.split(",")]
     rows: list[list[Any]] = []
+    horizons: list[str] = []
     results: dict[float, tuple[float, float]] = {}  # difficulty -> (our J&F, its standard error)
     for difficulty in difficulties:
         spec = replace(VideoSpec.at_difficulty(difficulty), num_frames=args.frames, height=size, width=size)
         ours: list[tuple[float, float]] = []
         official: list[tuple[float, float]] = []
+        by_span: dict[int, list[float]] = {}
         seconds = {"ours": 0.0, "official": 0.0}
         frames_done = 0
         for k in range(args.clips):
@@ -104,8 +122,11 @@ def main() -> None:
                 pixels = np.stack(write_jpeg_clip(list(clip.frames), Path(tmp)))
                 video = TrainVideo(f"bench_{SEED0 + k}", pixels, np.asarray(clip.labels, dtype=np.uint8))
                 start = time.perf_counter()
-                ours += score_tracks(track_video(tracker, video), video)
+                masks = track_video(tracker, video)
                 seconds["ours"] += time.perf_counter() - start
+                ours += score_tracks(masks, video)
+                for key, values in j_since_click(masks, video, HORIZON_SPAN).items():
+                    by_span.setdefault(key, []).extend(values)
                 frames_done += video.num_frames
                 if not args.no_official:
                     masks, spent = _official_masks(predictor, video, Path(tmp), size)
@@ -119,10 +140,15 @@ def main() -> None:
                 j, f = np.mean(scores, axis=0)
                 rows.append([difficulty, name, len(scores), float(j), float(f), float((j + f) / 2),
                              standard_error(scores), 1000 * seconds[key] / frames_done])  # fmt: skip
+        horizons.append(f"{difficulty}: " + ", ".join(
+            f"{k * HORIZON_SPAN}-{k * HORIZON_SPAN + HORIZON_SPAN - 1}: {np.mean(by_span[k]):.3f}" for k in sorted(by_span)
+        ))  # fmt: skip
         results[difficulty] = (float(np.mean(ours, axis=0).mean()), standard_error(ours))
     print(f"vidseg_synthetic_tiny ({tracker.info.checkpoint}), {args.clips} held-out clips of {args.frames} frames "
           f"per difficulty at {size} px, CPU {args.threads} threads")  # fmt: skip
     print_table(["difficulty", "tracker", "objects", "J", "F", "J&F", "s.e.", "ms/frame"], rows)
+    print("our tracker's mean J by frames since the click, per difficulty:")
+    print("\n".join(f"  {line}" for line in horizons))
     if BENCH_DIFFICULTY in results:
         jf, error = results[BENCH_DIFFICULTY]
         print(f"goal at difficulty {BENCH_DIFFICULTY}: J&F >= 0.80: {'met' if jf >= 0.80 else 'NOT met'} "
