@@ -93,6 +93,9 @@ PHASES = (
     # Clips with several objects: the single-object tier teaches propagation little by now.
     Phase("phase2", TRAIN_TIERS[1:], clip_len=8, batch_size=4, lr=4e-4, share=0.68, seconds_per_step=1.45,
           val_every=300),
+    # 16-frame clips: past frame 10 of the benchmark's clips, objects were lost (J 0.76 in frames 1-9, 0.40-0.50
+    # from frame 20) beyond anything 8-frame clips train.
+    Phase("phase3", TRAIN_TIERS[1:], clip_len=16, batch_size=2, lr=1e-4, share=0.12, seconds_per_step=2.5),
 )  # fmt: skip
 
 
