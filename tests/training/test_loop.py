@@ -67,6 +67,15 @@ def test_training_lowers_the_loss_saves_loadable_checkpoints_and_resumes(tmp_pat
     assert any(line.startswith("resumed from") and "at step 36" in line for line in lines)
     assert [h["step"] for h in _history(tmp_path) if "loss" in h][-2:] == [36, 42]
 
+    # Resuming a finished run changes nothing: no validation again, no time added to its record.
+    before = (_history(tmp_path), torch.load(report.last_path, map_location="cpu", weights_only=False)["seconds"])
+    again = train_tracker(TrainConfig(**{**config.__dict__, "steps": 42, "resume": True}), train, val, lines.append)
+    assert again.steps_done == 42 and again.final is None and again.best_path == resumed.best_path
+    assert again.seconds == before[1]
+    after = (_history(tmp_path), torch.load(report.last_path, map_location="cpu", weights_only=False)["seconds"])
+    assert after == before
+    assert lines[-1] == "already trained 42 of 42 steps; nothing to do"
+
 
 def test_time_budget_stops_early_and_still_saves(tmp_path: Path) -> None:
     config = TrainConfig(out=tmp_path, steps=1000, batch_size=1, clip_len=2, max_minutes=0.0, val_every=0)

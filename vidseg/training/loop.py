@@ -193,6 +193,18 @@ def train_tracker(
         step, best_jf, best_step = state["step"], state["best_jf"], state["best_step"]
         history_seconds = state["seconds"]
         emit(f"resumed from {last_path} at step {step} (best J&F {best_jf:.3f})")
+        if step >= config.steps:  # finished before: nothing to train, validate or re-save
+            emit(f"already trained {step} of {config.steps} steps; nothing to do")
+            return TrainReport(
+                steps_done=step,
+                seconds=history_seconds,
+                best_jf=best_jf if best_step is not None else None,
+                best_step=best_step,
+                best_path=best_path if best_path.is_file() else None,
+                last_path=last_path,
+                final=None,
+                stopped_early=False,
+            )
     elif history.exists():
         history.unlink()
 
