@@ -115,7 +115,7 @@ class Recipe:
     train_frames: int = 24
     val_videos: int = 8
     val_frames: int = 60
-    minutes: float = 85.0
+    minutes: float = 82.0
 
     def steps(self, phase: Phase) -> int:
         return max(1, int(self.minutes * 60 * phase.share / phase.seconds_per_step))
@@ -219,7 +219,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--minutes", type=float, default=85.0, help="time budget; each phase gets its share (they sum to 1.12)")
+    parser.add_argument(
+        "--minutes", type=float, default=82.0, help="time budget; each phase gets its share (they sum to 1.12)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--install", action="store_true", help="write the best weights into the package")
     parser.add_argument("--install-only", action="store_true", help="install from OUT without training")
