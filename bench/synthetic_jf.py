@@ -37,6 +37,7 @@ from common import print_table
 from tqdm import tqdm
 
 from vidseg.datasets.synthetic_videos import VideoSpec, generate_video
+from vidseg.evaluation.jf import region_similarity
 from vidseg.tracking import build_tracker
 from vidseg.tracking.reference import build_official_predictor, run_official, write_jpeg_clip
 from vidseg.training.clips import TrainVideo
@@ -82,8 +83,7 @@ def j_since_click(masks: npt.NDArray[np.bool_], video: TrainVideo, span: int) ->
         for t in range(start + 1, video.num_frames):
             truth = video.labels[t] == obj_id
             if truth.any():
-                union = int((truth | masks[t, k]).sum())
-                found.setdefault((t - start) // span, []).append(int((truth & masks[t, k]).sum()) / union)
+                found.setdefault((t - start) // span, []).append(region_similarity(masks[t, k], truth))
     return found
 
 
@@ -141,7 +141,8 @@ def main() -> None:
                 rows.append([difficulty, name, len(scores), float(j), float(f), float((j + f) / 2),
                              standard_error(scores), 1000 * seconds[key] / frames_done])  # fmt: skip
         horizons.append(f"{difficulty}: " + ", ".join(
-            f"{k * HORIZON_SPAN}-{k * HORIZON_SPAN + HORIZON_SPAN - 1}: {np.mean(by_span[k]):.3f}" for k in sorted(by_span)
+            f"{max(1, k * HORIZON_SPAN)}-{k * HORIZON_SPAN + HORIZON_SPAN - 1}: {np.mean(by_span[k]):.3f}"  # 0: the click
+            for k in sorted(by_span)
         ))  # fmt: skip
         results[difficulty] = (float(np.mean(ours, axis=0).mean()), standard_error(ours))
     print(f"vidseg_synthetic_tiny ({tracker.info.checkpoint}), {args.clips} held-out clips of {args.frames} frames "

@@ -185,6 +185,19 @@ def train_tracker(
     step, best_jf, best_step, history_seconds = 0, -1.0, None, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
     history = out / "history.jsonl"
+
+    def report(seconds: float, final: ValidationScores | None, stopped_early: bool) -> TrainReport:
+        return TrainReport(
+            steps_done=step,
+            seconds=seconds,
+            best_jf=best_jf if best_step is not None else None,
+            best_step=best_step,
+            best_path=best_path if best_path.is_file() else None,
+            last_path=last_path,
+            final=final,
+            stopped_early=stopped_early,
+        )
+
     if config.resume and last_path.is_file():
         state = torch.load(last_path, map_location="cpu", weights_only=False)  # our own file
         model.load_state_dict(state["model"])
@@ -195,16 +208,7 @@ def train_tracker(
         emit(f"resumed from {last_path} at step {step} (best J&F {best_jf:.3f})")
         if step >= config.steps:  # finished before: nothing to train, validate or re-save
             emit(f"already trained {step} of {config.steps} steps; nothing to do")
-            return TrainReport(
-                steps_done=step,
-                seconds=history_seconds,
-                best_jf=best_jf if best_step is not None else None,
-                best_step=best_step,
-                best_path=best_path if best_path.is_file() else None,
-                last_path=last_path,
-                final=None,
-                stopped_early=False,
-            )
+            return report(history_seconds, None, stopped_early=False)
     elif history.exists():
         history.unlink()
 
@@ -287,13 +291,4 @@ def train_tracker(
             save_last()
     final = run_validation()
     save_last()
-    return TrainReport(
-        steps_done=step,
-        seconds=history_seconds + (time.perf_counter() - started),
-        best_jf=best_jf if best_step is not None else None,
-        best_step=best_step,
-        best_path=best_path if best_path.is_file() else None,
-        last_path=last_path,
-        final=final,
-        stopped_early=stopped_early,
-    )
+    return report(history_seconds + (time.perf_counter() - started), final, stopped_early)
