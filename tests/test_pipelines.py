@@ -51,3 +51,17 @@ def test_file_to_masks_recipe_on_odd_sized_variable_rate_video(tmp_path):
         assert [round(float(f.time) * 1000) for f in overlay.decode(video=0)] == times_ms
     assert labels[0].labels.shape == (75, 101)
     np.testing.assert_array_equal(labels[2].labels == 1, records[2].objects[0].mask())
+
+
+def test_train_synthetic_recipe_keeps_every_tier_on_its_own_seeds_below_validation():
+    from pathlib import Path
+
+    from pipelines import train_synthetic as recipe
+
+    assert set(recipe.SEED_BLOCKS) == set(recipe.TRAIN_TIERS)
+    blocks = list(recipe.SEED_BLOCKS.values())
+    assert len(set(blocks)) == len(blocks)
+    assert all(set(phase.tiers) <= set(recipe.TRAIN_TIERS) for phase in recipe.PHASES)
+    largest = recipe.Recipe(out=Path("unused"), seed=recipe.VAL_SEED0 // 100_000 - 1)  # the largest --seed allowed
+    assert largest.videos_per_tier <= 10_000 and max(blocks) < 10  # blocks never run into each other
+    assert largest.seed * 100_000 + max(blocks) * 10_000 + largest.videos_per_tier <= recipe.VAL_SEED0
