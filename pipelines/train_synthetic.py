@@ -127,14 +127,19 @@ def tier_root(recipe: Recipe, difficulty: float) -> Path:
     return recipe.out / "data" / f"train-d{difficulty:.1f}"
 
 
+def tier_seeds(recipe: Recipe, difficulty: float) -> range:
+    """The generator seeds of a training tier's videos."""
+    first = recipe.seed * 100_000 + SEED_BLOCKS[difficulty] * 10_000
+    return range(first, first + recipe.videos_per_tier)
+
+
 def make_datasets(recipe: Recipe) -> Path:
     """Write (or reuse) the training tiers and the validation set; returns the validation root."""
     for difficulty in TRAIN_TIERS:
         root = tier_root(recipe, difficulty)
         if not (root / "meta.json").is_file():
-            first = recipe.seed * 100_000 + SEED_BLOCKS[difficulty] * 10_000
             spec = replace(VideoSpec.at_difficulty(difficulty), num_frames=recipe.train_frames)
-            write_davis_dataset(root, range(first, first + recipe.videos_per_tier), spec)
+            write_davis_dataset(root, tier_seeds(recipe, difficulty), spec)
     val = recipe.out / "data" / f"val-d{VAL_DIFFICULTY:.1f}"
     if not (val / "meta.json").is_file():
         spec = replace(VideoSpec.at_difficulty(VAL_DIFFICULTY), num_frames=recipe.val_frames)

@@ -59,9 +59,8 @@ def test_train_synthetic_recipe_keeps_every_tier_on_its_own_seeds_below_validati
     from pipelines import train_synthetic as recipe
 
     assert set(recipe.SEED_BLOCKS) == set(recipe.TRAIN_TIERS)
-    blocks = list(recipe.SEED_BLOCKS.values())
-    assert len(set(blocks)) == len(blocks)
     assert all(set(phase.tiers) <= set(recipe.TRAIN_TIERS) for phase in recipe.PHASES)
-    largest = recipe.Recipe(out=Path("unused"), seed=recipe.VAL_SEED0 // 100_000 - 1)  # the largest --seed allowed
-    assert largest.videos_per_tier <= 10_000 and max(blocks) < 10  # blocks never run into each other
-    assert largest.seed * 100_000 + max(blocks) * 10_000 + largest.videos_per_tier <= recipe.VAL_SEED0
+    for seed in (0, recipe.VAL_SEED0 // 100_000 - 1):  # the smallest and largest --seed allowed
+        seeds = [set(recipe.tier_seeds(recipe.Recipe(out=Path("unused"), seed=seed), d)) for d in recipe.TRAIN_TIERS]
+        assert sum(map(len, seeds)) == len(set().union(*seeds))  # no two tiers share a video
+        assert max(map(max, seeds)) < recipe.VAL_SEED0
