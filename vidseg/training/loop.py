@@ -62,7 +62,7 @@ class TrainConfig:
         seed: seeds the weights (from scratch), the clip draws and the prompts.
         val_every: steps between validations (0: only at the end).
         log_every: steps between log lines.
-        max_minutes: stop (and save) after this much wall time, or None.
+        max_minutes: stop (and save) after this much training time, summed over resumed runs, or None.
         resume: continue from ``out/last.pt`` when it exists.
     """
 
@@ -198,6 +198,9 @@ def train_tracker(
             stopped_early=stopped_early,
         )
 
+    def budget_spent(seconds: float) -> bool:
+        return config.max_minutes is not None and seconds > 60 * config.max_minutes
+
     if config.resume and last_path.is_file():
         state = torch.load(last_path, map_location="cpu", weights_only=False)  # our own file
         model.load_state_dict(state["model"])
@@ -209,6 +212,9 @@ def train_tracker(
         if step >= config.steps:  # finished before: nothing to train, validate or re-save
             emit(f"already trained {step} of {config.steps} steps; nothing to do")
             return report(history_seconds, None, stopped_early=False)
+        if budget_spent(history_seconds):  # stopped on its time budget before: the budget spans sessions
+            emit(f"the time budget of {config.max_minutes:g} min was spent at step {step}; nothing to do")
+            return report(history_seconds, None, stopped_early=True)
     elif history.exists():
         history.unlink()
 
@@ -261,7 +267,7 @@ def train_tracker(
     window: list[tuple[float, float]] = []
     stopped_early = False
     while step < config.steps:
-        if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+        if budget_spent(history_seconds + time.perf_counter() - started):
             stopped_early = True
             emit(f"time budget of {config.max_minutes:g} min reached at step {step}; stopping")
             break
