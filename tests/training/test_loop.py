@@ -77,11 +77,24 @@ def test_training_lowers_the_loss_saves_loadable_checkpoints_and_resumes(tmp_pat
     assert lines[-1] == "already trained 42 of 42 steps; nothing to do"
 
 
-def test_time_budget_stops_early_and_still_saves(tmp_path: Path) -> None:
+def test_time_budget_stops_early_still_saves_and_spans_resumed_runs(tmp_path: Path) -> None:
     config = TrainConfig(out=tmp_path, steps=1000, batch_size=1, clip_len=2, max_minutes=0.0, val_every=0)
-    report = train_tracker(config, _videos(range(2)), [])
+    videos = _videos(range(2))
+    report = train_tracker(config, videos, [])
     assert report.stopped_early and report.steps_done == 0
     assert report.last_path.is_file() and report.best_path is None
+
+    # Resumed, a run that spent its budget stays stopped: the budget counts the earlier run's time.
+    saved = torch.load(report.last_path, map_location="cpu", weights_only=False)["seconds"]
+    lines: list[str] = []
+    again = train_tracker(TrainConfig(**{**config.__dict__, "resume": True}), videos, [], lines.append)
+    assert again.stopped_early and again.steps_done == 0 and again.seconds == saved
+    assert lines[-1] == "the time budget of 0 min was spent at step 0; nothing to do"
+    assert torch.load(report.last_path, map_location="cpu", weights_only=False)["seconds"] == saved
+
+    # With a budget left, it goes on from where it stopped.
+    more = TrainConfig(**{**config.__dict__, "steps": 2, "max_minutes": 10.0, "resume": True})
+    assert train_tracker(more, videos, []).steps_done == 2
 
 
 def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
