@@ -64,3 +64,22 @@ def test_train_synthetic_recipe_keeps_every_tier_on_its_own_seeds_below_validati
         seeds = [set(recipe.tier_seeds(recipe.Recipe(out=Path("unused"), seed=seed), d)) for d in recipe.TRAIN_TIERS]
         assert sum(map(len, seeds)) == len(set().union(*seeds))  # no two tiers share a video
         assert max(map(max, seeds)) < recipe.VAL_SEED0
+
+
+def test_train_synthetic_install_reads_the_last_phases_final_validation(tmp_path):
+    import json
+
+    import pytest
+
+    from pipelines import train_synthetic as recipe
+    from vidseg.errors import VidsegError
+
+    records = [
+        {"step": 250, "val_j": 0.7, "val_f": 0.6, "val_jf": 0.65},  # better, but not the final weights
+        {"step": 300, "loss": 0.5},
+        {"step": 300, "val_j": 0.64, "val_f": 0.6, "val_jf": 0.62},
+    ]
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert recipe.final_validation(tmp_path, 300) == {"val_j": 0.64, "val_f": 0.6, "val_jf": 0.62}
+    with pytest.raises(VidsegError, match="no validation at step 310"):
+        recipe.final_validation(tmp_path, 310)  # stopped without its final validation
