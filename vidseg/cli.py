@@ -190,6 +190,13 @@ def _add_training_parsers(sub: Any) -> None:
     tracker.add_argument("--max-minutes", type=float, default=None, help="stop and save after this wall time")
     tracker.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     tracker.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    tracker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="data-parallel training processes sharing the threads and splitting each batch (on a CPU, 2 "
+        "processes of 1 thread trained 1.4x faster than 1 of 2)",
+    )
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -239,6 +246,7 @@ def _train_tracker(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         max_minutes=args.max_minutes,
         resume=args.resume,
+        processes=args.processes,
     )
     size = args.image_size or get_model_spec(args.model).default_image_size
     train = load_training_videos(args.data, size)

@@ -11,6 +11,10 @@ Files written to ``out``:
   a ``"model"`` state dict), loadable with ``build_tracker(model, checkpoint=PATH)``, plus a
   ``"vidseg"`` entry describing how it was trained.
 - ``history.jsonl``: one line per logged step and per validation.
+
+With ``processes > 1`` the step's clips are split between that many processes, whose gradients
+are averaged (:mod:`vidseg.training.parallel`): the same training, more clips per second on a
+CPU. This process stays rank 0 and does all the logging, validation and saving.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from vidseg.tracking.model import instantiate_model, load_model_config, load_wei
 from vidseg.tracking.registry import get_model_spec
 from vidseg.training.clips import ClipSampler, TrainVideo
 from vidseg.training.losses import LossWeights, clip_loss
+from vidseg.training.parallel import Group, process_group
 from vidseg.training.unroll import unroll
 from vidseg.training.validate import ValidationScores, validate
 
@@ -49,7 +54,7 @@ class TrainConfig:
         image_size: model input size (default: the model's own).
         init: checkpoint to start from (fine-tuning), or None to train from scratch.
         steps: optimiser steps in all (the schedule's length).
-        batch_size: clips per step.
+        batch_size: clips per step (over all processes).
         clip_len: frames per clip (1: click-to-mask on single frames).
         objects_per_clip: at most this many objects of each clip are tracks of the step (they share
             the clip's images; SAM 2 trains this way, and it teaches the model to tell objects apart).
@@ -64,6 +69,9 @@ class TrainConfig:
         log_every: steps between log lines.
         max_minutes: stop (and save) after this much training time, summed over resumed runs, or None.
         resume: continue from ``out/last.pt`` when it exists.
+        processes: data-parallel training processes on this machine; each draws ``batch_size /
+            processes`` clips per step with its share of the torch threads (see
+            :mod:`vidseg.training.parallel`).
     """
 
     out: Path
@@ -87,6 +95,7 @@ class TrainConfig:
     log_every: int = 25
     max_minutes: float | None = None
     resume: bool = False
+    processes: int = 1
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,6 +103,9 @@ class TrainConfig:
             problems.append(f"objects_per_clip must be >= 1 (found {self.objects_per_clip})")
         if self.steps < 1:
             problems.append(f"steps must be >= 1 (found {self.steps})")
+        if self.processes < 1 or self.batch_size % self.processes:
+            problems.append(f"processes must be >= 1 and divide batch_size (found processes {self.processes}, "
+                            f"batch_size {self.batch_size})")  # fmt: skip
         if not 0 < self.lr < 1:
             problems.append(f"lr must be in (0, 1) (found {self.lr})")
         if self.warmup < 0 or self.val_every < 0 or self.log_every < 1:
@@ -167,12 +179,49 @@ def train_tracker(
 ) -> TrainReport:
     """Train per ``config``; see the module docstring. ``on_log`` receives each progress line."""
     emit = on_log or log.info
+    with process_group(config.processes, _train_helper, (config, list(train_videos))) as group:
+        return _train(group, config, train_videos, val_videos, emit)
+
+
+def _train_helper(group: Group, config: TrainConfig, train_videos: Sequence[TrainVideo]) -> None:
+    """A helper rank: trains on its own clips, never logs, validates or saves."""
+    _train(group, config, train_videos, [], lambda line: None)
+
+
+def _rank_rng(config: TrainConfig, group: Group, state: dict[str, Any] | None) -> np.random.Generator:
+    """This rank's clip and prompt generator: rank 0's is seeded as a single process's, so one
+    process trains as before; resumed, each rank continues its own (or, resuming a run with a
+    different process count, the helpers start fresh ones derived from the step)."""
+    if state is None:
+        return np.random.default_rng(config.seed if group.lead else [config.seed, group.rank])
+    rng = np.random.default_rng(config.seed)
+    ranks = state.get("rng_ranks")
+    if isinstance(ranks, list) and len(ranks) == group.world:
+        rng.bit_generator.state = ranks[group.rank]
+    elif group.lead:
+        rng.bit_generator.state = state["rng"]
+    else:
+        rng = np.random.default_rng([config.seed, group.rank, int(state["step"])])
+    return rng
+
+
+def _train(
+    group: Group,
+    config: TrainConfig,
+    train_videos: Sequence[TrainVideo],
+    val_videos: Sequence[TrainVideo],
+    emit: Callable[[str], None],
+) -> TrainReport:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cpu") if not torch.cuda.is_available() else torch.device("cuda")
     model: Any = build_training_model(config).to(device)
     sampler = ClipSampler(
-        train_videos, config.clip_len, config.batch_size, config.prompt_probs, objects_per_clip=config.objects_per_clip
+        train_videos,
+        config.clip_len,
+        config.batch_size // group.world,
+        config.prompt_probs,
+        objects_per_clip=config.objects_per_clip,
     )
     if sampler.size != model.image_size:
         raise ConfigError(
@@ -181,10 +230,10 @@ def train_tracker(
         )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    rng = np.random.default_rng(config.seed)
     step, best_jf, best_step, history_seconds = 0, -1.0, None, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
     history = out / "history.jsonl"
+    state: dict[str, Any] | None = None
 
     def report(seconds: float, final: ValidationScores | None, stopped_early: bool) -> TrainReport:
         return TrainReport(
@@ -205,7 +254,6 @@ def train_tracker(
         state = torch.load(last_path, map_location="cpu", weights_only=False)  # our own file
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
         step, best_jf, best_step = state["step"], state["best_jf"], state["best_step"]
         history_seconds = state["seconds"]
         emit(f"resumed from {last_path} at step {step} (best J&F {best_jf:.3f})")
@@ -215,8 +263,10 @@ def train_tracker(
         if budget_spent(history_seconds):  # stopped on its time budget before: the budget spans sessions
             emit(f"the time budget of {config.max_minutes:g} min was spent at step {step}; nothing to do")
             return report(history_seconds, None, stopped_early=True)
-    elif history.exists():
+    elif history.exists() and group.lead:
         history.unlink()
+    rng = _rank_rng(config, group, state)
+    group.sync_weights(model)
 
     def checkpoint_meta(scores: ValidationScores | None) -> dict[str, Any]:
         return {
@@ -233,26 +283,32 @@ def train_tracker(
 
     def run_validation() -> ValidationScores | None:
         nonlocal best_jf, best_step
-        if not val_videos:
-            return None
-        scores = validate(model, val_videos, device)
-        model.train()
-        _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
-        emit(
-            f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, {scores.objects} objects)"
-        )
-        if scores.jf > best_jf:
-            best_jf, best_step = scores.jf, step
-            _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
+        scores = None
+        if group.lead and val_videos:
+            with group.solo():
+                scores = validate(model, val_videos, device)
+            model.train()
+            _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
+            emit(f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, "
+                 f"{scores.objects} objects)")  # fmt: skip
+            if scores.jf > best_jf:
+                best_jf, best_step = scores.jf, step
+                _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
+        group.wait()  # the other ranks wait for rank 0's validation
         return scores
 
     def save_last() -> None:
+        rngs = group.gather(rng.bit_generator.state)
+        group.check_in_sync(model)
+        if not group.lead:
+            return
         _save(
             last_path,
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "rng": rng.bit_generator.state,
+                "rng_ranks": rngs,
                 "step": step,
                 "best_jf": best_jf,
                 "best_step": best_step,
@@ -264,27 +320,33 @@ def train_tracker(
     started = time.perf_counter()
     first_step = step
     model.train()
-    window: list[tuple[float, float]] = []
+    window: list[tuple[float, float, float]] = []
     stopped_early = False
     while step < config.steps:
-        if budget_spent(history_seconds + time.perf_counter() - started):
+        if group.agree(budget_spent(history_seconds + time.perf_counter() - started)):
             stopped_early = True
             emit(f"time budget of {config.max_minutes:g} min reached at step {step}; stopping")
             break
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config)
+        for group_params in optimizer.param_groups:
+            group_params["lr"] = learning_rate(step, config)
         batch = sampler.sample(rng)
         parts = clip_loss(unroll(model, batch), batch.targets.to(device), config.losses)
         optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
+        has_iou = not math.isnan(parts.mean_iou)
+        loss, iou_sum, iou_count = group.average_gradients(
+            params, (float(parts.total.detach()), parts.mean_iou if has_iou else 0.0, 1.0 if has_iou else 0.0)
+        )
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
         step += 1
-        window.append((float(parts.total.detach()), parts.mean_iou))
-        if step % config.log_every == 0 or step == config.steps:
+        if group.lead:
+            window.append((loss, iou_sum, iou_count))
+        if group.lead and (step % config.log_every == 0 or step == config.steps):
             elapsed = time.perf_counter() - started
             loss = float(np.mean([w[0] for w in window]))
-            train_iou = float(np.nanmean([w[1] for w in window])) if any(not math.isnan(w[1]) for w in window) else 0.0
+            counted = sum(w[2] for w in window)
+            train_iou = sum(w[1] for w in window) / counted if counted > 0 else 0.0
             window.clear()
             per_step = elapsed / max(1, step - first_step)  # includes validation time
             eta = per_step * (config.steps - step)
