@@ -71,7 +71,9 @@ class TrainConfig:
         resume: continue from ``out/last.pt`` when it exists.
         processes: data-parallel training processes on this machine; each draws ``batch_size /
             processes`` clips per step with its share of the torch threads (see
-            :mod:`vidseg.training.parallel`).
+            :mod:`vidseg.training.parallel`). The helpers are started with ``spawn``, which imports
+            the calling script again: a script that trains this way needs an
+            ``if __name__ == "__main__":`` guard.
     """
 
     out: Path
