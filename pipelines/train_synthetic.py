@@ -109,6 +109,8 @@ PHASES = (
     # whole 24-frame videos (674 steps) scored higher J&F at difficulty 0.5 (0.674 vs 0.637 on the bench's 20
     # clips, 0.632 vs 0.610 on 40 more) but segmented the clicked frame worse: frame 0 of the end-to-end test's
     # clip (tests/test_synthetic_checkpoint.py, seed 0) had IoU 0.696, under that test's 0.7.
+    # On two processes (4 clips per step), 24-frame videos (497 steps) against 16-frame clips (799 steps): J&F 0.652 vs
+    # 0.640 on 60 bench clips, 0.635 vs 0.646 on a second held-out set (seeds from 920,000): no better in all.
     # Two processes of one thread each, two clips each: 39 track-frames/s against 27.6 for one process of two
     # threads with 2 clips (vidseg.training.parallel), so 4 clips per step cost 3.2 s where 2 cost 2.3 s.
     Phase("phase3", TRAIN_TIERS[1:], clip_len=16, batch_size=4, lr=2e-4, share=47.6 / 86, seconds_per_step=3.35,
