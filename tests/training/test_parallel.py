@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
+from tests.training.test_loop import _videos
 from vidseg.errors import ConfigError
-from vidseg.synthetic import moving_shapes_clip
-from vidseg.training.clips import TrainVideo
 from vidseg.training.loop import TrainConfig, train_tracker
 from vidseg.training.parallel import Group, TrainingWorkerError, process_group
 
@@ -50,16 +48,8 @@ def test_a_failing_helper_process_is_reported(tmp_path: Path) -> None:
         group.wait()  # the helper never arrives: its process has died
 
 
-def _videos(seeds: range) -> list[TrainVideo]:
-    out = []
-    for seed in seeds:
-        clip = moving_shapes_clip(num_frames=6, height=128, width=128, num_objects=2, seed=seed)
-        out.append(TrainVideo(f"v{seed}", np.stack(clip.frames), clip.labels.astype(np.uint8)))
-    return out
-
-
 def test_two_processes_train_validate_save_and_resume(tmp_path: Path) -> None:
-    train, val = _videos(range(4)), _videos(range(100, 101))
+    train, val = _videos(range(4), frames=6), _videos(range(100, 101), frames=6)
     config = TrainConfig(out=tmp_path, steps=4, batch_size=2, clip_len=2, warmup=1, val_every=2, log_every=2,
                          processes=2)  # fmt: skip
     lines: list[str] = []
