@@ -188,6 +188,12 @@ def _add_training_parsers(sub: Any) -> None:
     tracker.add_argument("--seed", type=int, default=0)
     tracker.add_argument("--val-every", type=int, default=250, help="steps between validations")
     tracker.add_argument("--max-minutes", type=float, default=None, help="stop and save after this wall time")
+    tracker.add_argument(
+        "--anneal-by-time",
+        action="store_true",
+        help="with --max-minutes: the learning rate decays over the time budget as well as the steps, whichever "
+        "runs out first, so a run its budget stops still ends annealed (train for N minutes: --steps high)",
+    )
     tracker.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     tracker.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     tracker.add_argument(
@@ -245,6 +251,7 @@ def _train_tracker(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_every=args.val_every,
         max_minutes=args.max_minutes,
+        anneal_by_time=args.anneal_by_time,
         resume=args.resume,
         processes=args.processes,
     )

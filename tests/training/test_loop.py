@@ -105,10 +105,39 @@ def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
     assert learning_rate(100, config) == pytest.approx(1e-4)
 
 
+def test_annealing_by_time_follows_whichever_of_steps_and_minutes_is_further_along() -> None:
+    config = TrainConfig(out=Path("unused"), steps=100, lr=1e-3, warmup=10, min_lr_ratio=0.1, max_minutes=10.0)
+    timed = TrainConfig(**{**config.__dict__, "anneal_by_time": True})
+    # Warm-up is by steps; time on its own changes nothing without anneal_by_time.
+    assert learning_rate(5, timed, 590.0) == learning_rate(5, config) == pytest.approx(6e-4)
+    assert learning_rate(50, config, 590.0) == learning_rate(50, config)
+    # A machine as fast as the steps assumed: the time budget's progress is the steps', same rates.
+    for step in (10, 40, 70, 99):
+        assert learning_rate(step, timed, 600.0 * step / 100) == pytest.approx(learning_rate(step, config))
+    # A slower one: time is further along, so the rate is lower, and the floor at the budget's end.
+    assert learning_rate(20, timed, 300.0) < learning_rate(20, config)
+    assert learning_rate(20, timed, 300.0) == pytest.approx(learning_rate(50, config))  # half the budget
+    assert learning_rate(20, timed, 600.0) == pytest.approx(1e-4)
+    # A faster one: the steps are further along and rule.
+    assert learning_rate(80, timed, 60.0) == pytest.approx(learning_rate(80, config))
+
+
+def test_training_for_a_time_budget_ends_annealed(tmp_path: Path) -> None:
+    config = TrainConfig(out=tmp_path, steps=100_000, batch_size=1, clip_len=2, lr=1e-3, warmup=1,
+                         max_minutes=0.15, anneal_by_time=True, val_every=0, log_every=1)  # fmt: skip
+    report = train_tracker(config, _videos(range(2)), [])
+    assert report.stopped_early and report.steps_done > 3
+    rates = [h["lr"] for h in _history(tmp_path) if "lr" in h]
+    assert all(a >= b for a, b in itertools.pairwise(rates[1:])), rates
+    # The last step ran within its last step's time of the budget's end: near the floor (5e-5).
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] < 3e-4, rates
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("steps", 0), ("lr", 0.0), ("lr", 2.0), ("warmup", -1), ("log_every", 0), ("objects_per_clip", 0)],
-)
+    [("steps", 0), ("lr", 0.0), ("lr", 2.0), ("warmup", -1), ("log_every", 0), ("objects_per_clip", 0),
+     ("max_minutes", -1.0), ("anneal_by_time", True)],
+)  # fmt: skip
 def test_bad_training_config_is_refused(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         TrainConfig(out=Path("unused"), **{field: value})  # type: ignore[arg-type]

@@ -68,6 +68,11 @@ class TrainConfig:
         val_every: steps between validations (0: only at the end).
         log_every: steps between log lines.
         max_minutes: stop (and save) after this much training time, summed over resumed runs, or None.
+        anneal_by_time: with ``max_minutes``, the cosine follows the time budget too, whichever of
+            steps and minutes is further along: a run that its budget stops (a slower machine than
+            ``steps`` assumed, or ``steps`` set high to train for the budget) still ends at the floor
+            learning rate. Its learning rates then depend on the machine's speed, so a rerun with
+            the same seed is not the same run step for step.
         resume: continue from ``out/last.pt`` when it exists.
         processes: data-parallel training processes on this machine; each draws ``batch_size /
             processes`` clips per step with its share of the torch threads (see
@@ -96,6 +101,7 @@ class TrainConfig:
     val_every: int = 250
     log_every: int = 25
     max_minutes: float | None = None
+    anneal_by_time: bool = False
     resume: bool = False
     processes: int = 1
 
@@ -110,6 +116,10 @@ class TrainConfig:
                             f"batch_size {self.batch_size})")  # fmt: skip
         if not 0 < self.lr < 1:
             problems.append(f"lr must be in (0, 1) (found {self.lr})")
+        if self.max_minutes is not None and not self.max_minutes >= 0:
+            problems.append(f"max_minutes must be >= 0 or None (found {self.max_minutes})")
+        if self.anneal_by_time and self.max_minutes is None:
+            problems.append("anneal_by_time needs max_minutes (the time budget to anneal over); found none")
         if self.warmup < 0 or self.val_every < 0 or self.log_every < 1:
             problems.append(f"warmup and val_every >= 0, log_every >= 1 (found {self.warmup}, {self.val_every}, "
                             f"{self.log_every})")  # fmt: skip
@@ -137,11 +147,22 @@ class TrainReport:
     stopped_early: bool
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up to ``lr``, then a cosine down to ``lr * min_lr_ratio`` at ``steps``."""
+def learning_rate(step: int, config: TrainConfig, seconds: float = 0.0) -> float:
+    """Linear warm-up to ``lr``, then a cosine down to ``lr * min_lr_ratio`` at ``steps``.
+
+    With ``config.anneal_by_time``, ``seconds`` (training time so far) moves the cosine on too: its
+    progress is the larger of the steps' and the time budget's, the latter counted after the share
+    of the budget that ``warmup`` takes of ``steps``, so that on a machine as fast as ``steps``
+    assumed the two agree.
+    """
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
     progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    if config.anneal_by_time and config.max_minutes is not None:
+        spent = seconds / (60 * config.max_minutes) if config.max_minutes > 0 else 1.0
+        warm = config.warmup / config.steps
+        by_time = (spent - warm) / (1 - warm) if warm < 1 else 1.0
+        progress = min(1.0, max(progress, by_time))
     floor = config.lr * config.min_lr_ratio
     return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -324,13 +345,16 @@ def _train(
     model.train()
     window: list[tuple[float, float, float]] = []
     stopped_early = False
+    lr = learning_rate(step, config, history_seconds)
     while step < config.steps:
-        if group.agree(budget_spent(history_seconds + time.perf_counter() - started)):
+        seconds = group.share(history_seconds + time.perf_counter() - started)  # rank 0's clock rules
+        if budget_spent(seconds):
             stopped_early = True
             emit(f"time budget of {config.max_minutes:g} min reached at step {step}; stopping")
             break
+        lr = learning_rate(step, config, seconds)
         for group_params in optimizer.param_groups:
-            group_params["lr"] = learning_rate(step, config)
+            group_params["lr"] = lr
         batch = sampler.sample(rng)
         parts = clip_loss(unroll(model, batch), batch.targets.to(device), config.losses)
         optimizer.zero_grad(set_to_none=True)
@@ -352,10 +376,12 @@ def _train(
             window.clear()
             per_step = elapsed / max(1, step - first_step)  # includes validation time
             eta = per_step * (config.steps - step)
-            _append(history, {"step": step, "loss": loss, "train_iou": train_iou, "lr": learning_rate(step - 1, config),
+            if config.max_minutes is not None:  # the budget stops the run first
+                eta = max(0.0, min(eta, 60 * config.max_minutes - history_seconds - elapsed))
+            _append(history, {"step": step, "loss": loss, "train_iou": train_iou, "lr": lr,
                               "seconds": history_seconds + elapsed})  # fmt: skip
             emit(f"step {step}/{config.steps} loss {loss:.4f} train IoU {train_iou:.3f} "
-                 f"lr {learning_rate(step - 1, config):.2e} {elapsed / 60:.1f} min, ETA {eta / 60:.0f} min")  # fmt: skip
+                 f"lr {lr:.2e} {elapsed / 60:.1f} min, ETA {eta / 60:.0f} min")  # fmt: skip
         if config.val_every and step % config.val_every == 0 and step < config.steps:
             run_validation()
             save_last()

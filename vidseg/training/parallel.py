@@ -57,13 +57,13 @@ class Group:
         """Rank 0: logs, validates and saves."""
         return self.rank == 0
 
-    def agree(self, flag: bool) -> bool:
-        """Rank 0's ``flag``, on every rank (e.g. "the time budget is spent: stop now")."""
+    def share(self, value: float) -> float:
+        """Rank 0's ``value``, on every rank (e.g. its clock, which the schedule and the stop follow)."""
         if self.world == 1:
-            return flag
-        value = torch.tensor([1.0 if flag else 0.0])
-        dist.broadcast(value, src=0)
-        return bool(value.item())
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64)
+        dist.broadcast(tensor, src=0)
+        return float(tensor.item())
 
     @contextlib.contextmanager
     def solo(self) -> Iterator[None]:
