@@ -19,7 +19,7 @@ difficulty gets 60 clips (``--bench-clips``), the others 20 (``--clips``); the f
 tracker's mean J is broken down by frames since the click, which shows how far into a clip
 objects are lost.
 
-    python bench/synthetic_jf.py              # about 15 minutes on 2 cores
+    python bench/synthetic_jf.py              # 17 minutes on 2 cores
 """
 
 from __future__ import annotations
