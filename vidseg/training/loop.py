@@ -345,7 +345,7 @@ def _train(
     model.train()
     window: list[tuple[float, float, float]] = []
     stopped_early = False
-    lr = learning_rate(step, config, history_seconds)
+    lr: float  # this step's learning rate, set at the top of each step
     while step < config.steps:
         seconds = group.share(history_seconds + time.perf_counter() - started)  # rank 0's clock rules
         if budget_spent(seconds):
