@@ -79,6 +79,10 @@ class Phase:
         objects_per_clip: at most this many objects of each clip are tracked (sharing its images).
         processes: data-parallel training processes (``batch_size`` is split between them; they
             share ``--threads``).
+        ema_decay: also keep a moving average of the weights with this decay (``ema.pt``).
+        fill: train until ``--minutes`` is spent, taking whatever the earlier phases left of it (at
+            least its ``share``, as their time caps stop them), the learning rate annealed over that
+            time (``TrainConfig.anneal_by_time``); ``steps`` is then only an upper bound.
     """
 
     name: str
@@ -92,6 +96,8 @@ class Phase:
     prompt_probs: tuple[float, float, float] = (0.7, 0.2, 0.1)
     objects_per_clip: int = 3
     processes: int = 1
+    ema_decay: float | None = None
+    fill: bool = False
 
 
 PHASES = (
@@ -114,7 +120,7 @@ PHASES = (
     # Two processes of one thread each, two clips each: 39 track-frames/s against 27.6 for one process of two
     # threads with 2 clips (vidseg.training.parallel), so 4 clips per step cost 3.2 s where 2 cost 2.3 s.
     Phase("phase3", TRAIN_TIERS[1:], clip_len=16, batch_size=4, lr=2e-4, share=47.6 / 86, seconds_per_step=3.35,
-          val_every=250, processes=2),
+          val_every=250, processes=2, ema_decay=0.995, fill=True),
 )  # fmt: skip
 
 
@@ -130,8 +136,15 @@ class Recipe:
     val_frames: int = 60
     minutes: float = 86.0
 
-    def steps(self, phase: Phase) -> int:
-        return max(1, int(self.minutes * 60 * phase.share / phase.seconds_per_step))
+    def minutes_for(self, phase: Phase, spent: float) -> float:
+        """The time cap of ``phase`` when the phases before it took ``spent`` minutes."""
+        return max(self.minutes - spent, 0.0) if phase.fill else self.minutes * phase.share
+
+    def steps(self, phase: Phase, spent: float = 0.0) -> int:
+        """Steps sized to the phase's minutes at its measured speed; a phase that fills the budget gets
+        twice that as an upper bound, so that on a machine as fast as measured its time runs out first."""
+        steps = self.minutes_for(phase, spent) * 60 / phase.seconds_per_step
+        return max(1, int(2 * steps if phase.fill else steps))
 
 
 def tier_root(recipe: Recipe, difficulty: float) -> Path:
@@ -166,11 +179,12 @@ def train_synthetic(recipe: Recipe) -> TrainReport:
     val = load_training_videos([val_root], size)
     init: Path | None = None
     report: TrainReport | None = None
+    spent = 0.0  # minutes the phases so far took (validation included)
     for k, phase in enumerate(PHASES):
         config = TrainConfig(
             out=recipe.out / phase.name,
             init=init,
-            steps=recipe.steps(phase),
+            steps=recipe.steps(phase, spent),
             batch_size=phase.batch_size,
             clip_len=phase.clip_len,
             lr=phase.lr,
@@ -181,27 +195,32 @@ def train_synthetic(recipe: Recipe) -> TrainReport:
             seed=recipe.seed + k,
             val_every=phase.val_every,
             log_every=50 if phase.clip_len == 1 else 25,
-            max_minutes=recipe.minutes * phase.share,
+            max_minutes=recipe.minutes_for(phase, spent),
+            anneal_by_time=phase.fill,
+            ema_decay=phase.ema_decay,
             resume=True,
         )
         train = [video for d in phase.tiers for video in tiers[d]]
         report = train_tracker(config, train, val)
         log.info("%s: %d steps in %.1f min, J&F %s", phase.name, report.steps_done, report.seconds / 60, report.best_jf)
         init = report.last_path
+        spent += report.seconds / 60
     assert report is not None
     return report
 
 
-def final_validation(phase_out: Path, step: int) -> dict[str, float]:
-    """The validation scores a phase recorded at ``step`` (its last), from its ``history.jsonl``."""
+def final_validation(phase_out: Path, step: int, average: bool = False) -> dict[str, float]:
+    """The validation scores a phase recorded at ``step`` (its last), from its ``history.jsonl``: of
+    its trained weights, or with ``average`` of their moving average."""
     history = phase_out / "history.jsonl"
     records = [json.loads(line) for line in history.read_text().splitlines()] if history.is_file() else []
+    kind = "ema" if average else None
     for record in reversed(records):
-        if "val_jf" in record and int(record["step"]) == step:
+        if "val_jf" in record and int(record["step"]) == step and record.get("weights") == kind:
             return {key: float(record[key]) for key in ("val_j", "val_f", "val_jf")}
     raise VidsegError(
-        f"no validation at step {step} in {history}: expected the phase's final validation there; "
-        "run the recipe again to finish the phase (it resumes)"
+        f"no validation{' of the weight average' if average else ''} at step {step} in {history}: expected the "
+        "phase's final validation there; run the recipe again to finish the phase (it resumes)"
     )
 
 

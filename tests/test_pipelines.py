@@ -78,8 +78,30 @@ def test_train_synthetic_install_reads_the_last_phases_final_validation(tmp_path
         {"step": 250, "val_j": 0.7, "val_f": 0.6, "val_jf": 0.65},  # better, but not the final weights
         {"step": 300, "loss": 0.5},
         {"step": 300, "val_j": 0.64, "val_f": 0.6, "val_jf": 0.62},
+        {"step": 300, "weights": "ema", "val_j": 0.66, "val_f": 0.62, "val_jf": 0.64},  # the weight average's
     ]
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert recipe.final_validation(tmp_path, 300) == {"val_j": 0.64, "val_f": 0.6, "val_jf": 0.62}
+    assert recipe.final_validation(tmp_path, 300, average=True) == {"val_j": 0.66, "val_f": 0.62, "val_jf": 0.64}
     with pytest.raises(VidsegError, match="no validation at step 310"):
         recipe.final_validation(tmp_path, 310)  # stopped without its final validation
+    with pytest.raises(VidsegError, match="no validation of the weight average at step 250"):
+        recipe.final_validation(tmp_path, 250, average=True)
+
+
+def test_train_synthetic_last_phase_fills_what_the_earlier_phases_left_of_the_budget():
+    from pathlib import Path
+
+    from pipelines import train_synthetic as recipe
+
+    plan = recipe.Recipe(out=Path("unused"), minutes=86.0)
+    *earlier, last = recipe.PHASES
+    assert last.fill and not any(phase.fill for phase in earlier)
+    assert abs(sum(phase.share for phase in recipe.PHASES) - 1.0) < 1e-9
+    for phase in earlier:  # capped at their share, sized to it
+        assert plan.minutes_for(phase, spent=5.0) == 86.0 * phase.share
+        assert plan.steps(phase) == int(86.0 * 60 * phase.share / phase.seconds_per_step)
+    # Earlier phases that ran faster than measured leave their minutes to the last one.
+    assert plan.minutes_for(last, spent=25.0) == 61.0
+    assert plan.steps(last, spent=25.0) == int(2 * 61.0 * 60 / last.seconds_per_step)
+    assert plan.minutes_for(last, spent=90.0) == 0.0

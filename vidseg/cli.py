@@ -194,6 +194,13 @@ def _add_training_parsers(sub: Any) -> None:
         help="with --max-minutes: the learning rate decays over the time budget as well as the steps, whichever "
         "runs out first, so a run its budget stops still ends annealed (train for N minutes: --steps high)",
     )
+    tracker.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="also keep a moving average of the weights with this decay (e.g. 0.99: about the last 100 steps), "
+        "saved as --out/ema.pt and validated at the end",
+    )
     tracker.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     tracker.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     tracker.add_argument(
@@ -252,6 +259,7 @@ def _train_tracker(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         max_minutes=args.max_minutes,
         anneal_by_time=args.anneal_by_time,
+        ema_decay=args.ema_decay,
         resume=args.resume,
         processes=args.processes,
     )
@@ -262,6 +270,9 @@ def _train_tracker(args: argparse.Namespace) -> int:
     best = f"best J&F {report.best_jf:.3f} at step {report.best_step} -> {report.best_path}" if report.best_path else (
         "no validation (give --val)")  # fmt: skip
     log.info("%d steps in %.1f min; %s; resume from %s", report.steps_done, report.seconds / 60, best, report.last_path)
+    if report.ema_path is not None:
+        scored = f"validation J&F {report.ema_final.jf:.3f}" if report.ema_final is not None else "not validated"
+        log.info("weight average (%s) -> %s", scored, report.ema_path)
     return 0
 
 

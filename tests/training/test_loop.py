@@ -136,7 +136,7 @@ def test_training_for_a_time_budget_ends_annealed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [("steps", 0), ("lr", 0.0), ("lr", 2.0), ("warmup", -1), ("log_every", 0), ("objects_per_clip", 0),
-     ("max_minutes", -1.0), ("anneal_by_time", True)],
+     ("max_minutes", -1.0), ("anneal_by_time", True), ("ema_decay", 1.0), ("ema_decay", 0.0)],
 )  # fmt: skip
 def test_bad_training_config_is_refused(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):

@@ -36,6 +36,7 @@ def test_synth_then_train_writes_checkpoints_the_tracker_loads(tmp_path: Path) -
         (["--init", "missing.pt"], "does not exist"),
         (["--objects-per-clip", "0"], "objects_per_clip must be >= 1"),
         (["--anneal-by-time"], "anneal_by_time needs max_minutes"),
+        (["--ema-decay", "1"], "ema_decay must be in (0, 1)"),
     ],
 )
 def test_bad_training_arguments_end_with_one_clear_line(

@@ -10,7 +10,10 @@ Files written to ``out``:
 - ``best.pt``: the model with the best validation J&F, in SAM 2's checkpoint format (a dict with
   a ``"model"`` state dict), loadable with ``build_tracker(model, checkpoint=PATH)``, plus a
   ``"vidseg"`` entry describing how it was trained.
-- ``history.jsonl``: one line per logged step and per validation.
+- ``ema.pt`` (with ``ema_decay``): the moving average of the weights (:mod:`vidseg.training.averaging`),
+  in the same format as ``best.pt``, saved with ``last.pt`` and validated at the end.
+- ``history.jsonl``: one line per logged step and per validation (the average's carry
+  ``"weights": "ema"``).
 
 With ``processes > 1`` the step's clips are split between that many processes, whose gradients
 are averaged (:mod:`vidseg.training.parallel`): the same training, more clips per second on a
@@ -35,6 +38,7 @@ from vidseg import __version__
 from vidseg.errors import CheckpointError, ConfigError
 from vidseg.tracking.model import instantiate_model, load_model_config, load_weights
 from vidseg.tracking.registry import get_model_spec
+from vidseg.training.averaging import WeightAverage
 from vidseg.training.clips import ClipSampler, TrainVideo
 from vidseg.training.losses import LossWeights, clip_loss
 from vidseg.training.parallel import Group, process_group
@@ -73,6 +77,9 @@ class TrainConfig:
             ``steps`` assumed, or ``steps`` set high to train for the budget) still ends at the floor
             learning rate. Its learning rates then depend on the machine's speed, so a rerun with
             the same seed is not the same run step for step.
+        ema_decay: keep an exponential moving average of the weights with this decay (e.g. 0.99:
+            about the last 100 steps) beside the trained ones, saved as ``ema.pt`` and validated at
+            the end; None keeps none.
         resume: continue from ``out/last.pt`` when it exists.
         processes: data-parallel training processes on this machine; each draws ``batch_size /
             processes`` clips per step with its share of the torch threads (see
@@ -102,6 +109,7 @@ class TrainConfig:
     log_every: int = 25
     max_minutes: float | None = None
     anneal_by_time: bool = False
+    ema_decay: float | None = None
     resume: bool = False
     processes: int = 1
 
@@ -120,6 +128,8 @@ class TrainConfig:
             problems.append(f"max_minutes must be >= 0 or None (found {self.max_minutes})")
         if self.anneal_by_time and self.max_minutes is None:
             problems.append("anneal_by_time needs max_minutes (the time budget to anneal over); found none")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            problems.append(f"ema_decay must be in (0, 1) or None (found {self.ema_decay})")
         if self.warmup < 0 or self.val_every < 0 or self.log_every < 1:
             problems.append(f"warmup and val_every >= 0, log_every >= 1 (found {self.warmup}, {self.val_every}, "
                             f"{self.log_every})")  # fmt: skip
@@ -145,6 +155,8 @@ class TrainReport:
     last_path: Path
     final: ValidationScores | None
     stopped_early: bool
+    ema_path: Path | None = None
+    ema_final: ValidationScores | None = None
 
 
 def learning_rate(step: int, config: TrainConfig, seconds: float = 0.0) -> float:
@@ -254,11 +266,13 @@ def _train(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     step, best_jf, best_step, history_seconds = 0, -1.0, None, 0.0
-    last_path, best_path = out / "last.pt", out / "best.pt"
+    last_path, best_path, ema_path = out / "last.pt", out / "best.pt", out / "ema.pt"
     history = out / "history.jsonl"
     state: dict[str, Any] | None = None
 
-    def report(seconds: float, final: ValidationScores | None, stopped_early: bool) -> TrainReport:
+    def report(
+        seconds: float, final: ValidationScores | None, stopped_early: bool, ema_final: ValidationScores | None = None
+    ) -> TrainReport:
         return TrainReport(
             steps_done=step,
             seconds=seconds,
@@ -268,6 +282,8 @@ def _train(
             last_path=last_path,
             final=final,
             stopped_early=stopped_early,
+            ema_path=ema_path if config.ema_decay is not None and ema_path.is_file() else None,
+            ema_final=ema_final,
         )
 
     def budget_spent(seconds: float) -> bool:
@@ -286,8 +302,16 @@ def _train(
         if budget_spent(history_seconds):  # stopped on its time budget before: the budget spans sessions
             emit(f"the time budget of {config.max_minutes:g} min was spent at step {step}; nothing to do")
             return report(history_seconds, None, stopped_early=True)
-    elif history.exists() and group.lead:
-        history.unlink()
+    elif group.lead:
+        history.unlink(missing_ok=True)
+        ema_path.unlink(missing_ok=True)  # an earlier run's average is not this run's
+    # Every rank holds the same weights, so rank 0 alone keeps their average.
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay is not None and group.lead else None
+    if average is not None and state is not None:
+        if state.get("ema") is not None:
+            average.load_state_dict(state["ema"])
+        else:
+            emit(f"no weight average in {last_path}: it starts from the weights of step {step}")
     rng = _rank_rng(config, group, state)
     group.sync_weights(model)
 
@@ -304,13 +328,22 @@ def _train(
             "config": config.to_json(),
         }
 
-    def run_validation() -> ValidationScores | None:
+    def run_validation(with_average: bool = False) -> tuple[ValidationScores | None, ValidationScores | None]:
+        """Score the weights (and, with ``with_average``, their average) on the validation videos."""
         nonlocal best_jf, best_step
-        scores = None
+        scores = averaged = None
         if group.lead and val_videos:
             with group.solo():
                 scores = validate(model, val_videos, device)
+                if with_average and average is not None:
+                    with average.applied(model):
+                        averaged = validate(model, val_videos, device)
             model.train()
+            if averaged is not None:
+                _append(history, {"step": step, "weights": "ema", "val_j": averaged.j, "val_f": averaged.f,
+                                  "val_jf": averaged.jf})  # fmt: skip
+                emit(f"step {step}: validation J&F of the weight average {averaged.jf:.3f} (J {averaged.j:.3f}, "
+                     f"F {averaged.f:.3f})")  # fmt: skip
             _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
             emit(f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, "
                  f"{scores.objects} objects)")  # fmt: skip
@@ -318,13 +351,16 @@ def _train(
                 best_jf, best_step = scores.jf, step
                 _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
         group.wait()  # the other ranks wait for rank 0's validation
-        return scores
+        return scores, averaged
 
-    def save_last() -> None:
+    def save_last(averaged: ValidationScores | None = None) -> None:
         rngs = group.gather(rng.bit_generator.state)
         group.check_in_sync(model)
         if not group.lead:
             return
+        if average is not None:
+            meta = dict(checkpoint_meta(averaged), weights="ema", ema_decay=average.decay, ema_updates=average.updates)
+            _save(ema_path, {"model": average.weights(), "vidseg": meta})
         _save(
             last_path,
             {
@@ -335,6 +371,7 @@ def _train(
                 "step": step,
                 "best_jf": best_jf,
                 "best_step": best_step,
+                "ema": average.state_dict() if average is not None else None,
                 "seconds": history_seconds + (time.perf_counter() - started),
                 "vidseg": checkpoint_meta(None),
             },
@@ -365,6 +402,8 @@ def _train(
         )
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
+        if average is not None:
+            average.update(model)
         step += 1
         if group.lead:
             window.append((loss, iou_sum, iou_count))
@@ -385,6 +424,6 @@ def _train(
         if config.val_every and step % config.val_every == 0 and step < config.steps:
             run_validation()
             save_last()
-    final = run_validation()
-    save_last()
-    return report(history_seconds + (time.perf_counter() - started), final, stopped_early)
+    final, ema_final = run_validation(with_average=True)
+    save_last(ema_final)
+    return report(history_seconds + (time.perf_counter() - started), final, stopped_early, ema_final)
