@@ -105,3 +105,18 @@ def test_training_saves_validates_and_resumes_the_weight_average(tmp_path: Path)
     # A fresh run in the same folder without an average leaves no stale ema.pt behind.
     plain = train_tracker(TrainConfig(**{**config.__dict__, "ema_decay": None, "steps": 1}), train, [])
     assert plain.ema_path is None and not (tmp_path / "ema.pt").exists()
+
+
+def test_a_budget_spent_right_after_a_validation_scores_those_weights_once(tmp_path: Path) -> None:
+    # One step and its validation take well over the 0.1 s budget, so the run stops at step 1, just
+    # after validating it; the final validation scores only the average.
+    config = TrainConfig(out=tmp_path, steps=100, batch_size=1, clip_len=2, warmup=1, val_every=1, log_every=1,
+                         max_minutes=0.1 / 60, ema_decay=0.9, prompt_probs=(1.0, 0.0, 0.0))  # fmt: skip
+    lines: list[str] = []
+    report = train_tracker(config, _videos(range(1), frames=3), _videos(range(100, 101), frames=3), lines.append)
+    assert report.stopped_early and report.steps_done == 1
+    assert report.final is not None and report.ema_final is not None
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    scored = [(h["step"], h.get("weights")) for h in history if "val_jf" in h]
+    assert scored == [(1, None), (1, "ema")]
+    assert sum("validation J&F" in line and "average" not in line for line in lines) == 1

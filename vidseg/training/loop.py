@@ -328,28 +328,36 @@ def _train(
             "config": config.to_json(),
         }
 
+    validated: dict[int, ValidationScores] = {}  # step -> the trained weights' scores there
+
     def run_validation(with_average: bool = False) -> tuple[ValidationScores | None, ValidationScores | None]:
-        """Score the weights (and, with ``with_average``, their average) on the validation videos."""
+        """Score the weights (and, with ``with_average``, their average) on the validation videos.
+        Weights scored at this step already (the budget stopped the run just after a scheduled
+        validation) are not scored again."""
         nonlocal best_jf, best_step
         scores = averaged = None
         if group.lead and val_videos:
+            fresh = step not in validated
             with group.solo():
-                scores = validate(model, val_videos, device)
+                if fresh:
+                    validated[step] = validate(model, val_videos, device)
                 if with_average and average is not None:
                     with average.applied(model):
                         averaged = validate(model, val_videos, device)
             model.train()
+            scores = validated[step]
+            if fresh:
+                _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
+                emit(f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, "
+                     f"{scores.objects} objects)")  # fmt: skip
+                if scores.jf > best_jf:
+                    best_jf, best_step = scores.jf, step
+                    _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
             if averaged is not None:
                 _append(history, {"step": step, "weights": "ema", "val_j": averaged.j, "val_f": averaged.f,
                                   "val_jf": averaged.jf})  # fmt: skip
                 emit(f"step {step}: validation J&F of the weight average {averaged.jf:.3f} (J {averaged.j:.3f}, "
                      f"F {averaged.f:.3f})")  # fmt: skip
-            _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
-            emit(f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, "
-                 f"{scores.objects} objects)")  # fmt: skip
-            if scores.jf > best_jf:
-                best_jf, best_step = scores.jf, step
-                _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
         group.wait()  # the other ranks wait for rank 0's validation
         return scores, averaged
 
