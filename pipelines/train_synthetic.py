@@ -122,10 +122,10 @@ PHASES = (
     # clip (tests/test_synthetic_checkpoint.py, seed 0) had IoU 0.696, under that test's 0.7.
     # On two processes (4 clips per step), 24-frame videos (497 steps) against 16-frame clips (799 steps): J&F 0.652 vs
     # 0.640 on 60 bench clips, 0.635 vs 0.646 on a second held-out set (seeds from 920,000): no better in all.
-    # Filling the budget (anneal by time) instead of a fixed 47.6 min: on a machine where phases 1a-2 took 18.8 min, phase 3
-    # got 67.2 min (2331 steps): held-out J&F 0.688 vs 0.640 for the model before on 60 bench clips, 0.653 vs 0.640 on the second set. Its
-    # weight average (decay 0.995) scored the same as its final weights (0.688, 0.651): the learning rate ends at its
-    # floor, which averages already; the final weights ship.
+    # Filling the budget (annealed by time) instead of a fixed 47.6 min: on a machine where phases 1a-2 took 18.8 min,
+    # phase 3 got 67.2 min (2331 steps): held-out J&F 0.688 against 0.640 for the model before on 60 bench clips, 0.653
+    # against 0.640 on the second set. Its weight average (decay 0.995) scored the same as its final weights (0.688,
+    # 0.651): the learning rate ends at its floor, which averages already; the final weights ship.
     # Two processes of one thread each, two clips each: 39 track-frames/s against 27.6 for one process of two
     # threads with 2 clips (vidseg.training.parallel), so 4 clips per step cost 3.2 s where 2 cost 2.3 s.
     Phase("phase3", TRAIN_TIERS[1:], clip_len=16, batch_size=4, lr=2e-4, share=47.6 / 86, seconds_per_step=3.35,
