@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 from common import print_table
 
-from vidseg.allocator import keep_freed_memory
 from vidseg.config import TrackerConfig
-from vidseg.prompt_spec import ScheduledPrompt
+from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
+from vidseg.models.allocator import keep_freed_memory
+from vidseg.models.tracking import build_tracker
+from vidseg.pipeline.job import JobConfig, run_job
+from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.sources import FileSource
-from vidseg.synthetic import moving_shapes_clip, write_clip_video
-from vidseg.track_job import JobConfig, run_job
-from vidseg.tracking import build_tracker
 from vidseg.types import Prompt
 
 

@@ -26,9 +26,10 @@ import redis
 import torch
 from common import print_table
 
-from vidseg.records import FrameRecord
-from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher, encode_entry
-from vidseg.tracking.postprocess import support_boxes, to_frame_size
+from vidseg.models.tracking.postprocess import support_boxes, to_frame_size
+from vidseg.results import FrameRecord
+from vidseg.sinks.redis.publisher import RedisPublisher
+from vidseg.sinks.redis.schema import RedisConfig, encode_entry
 from vidseg.types import Frame, ModelInfo, TrackingResult
 
 WIDTH, HEIGHT, OBJECTS = 1280, 720, 5

@@ -41,8 +41,8 @@ from tqdm import tqdm
 
 from vidseg.datasets.synthetic_videos import VideoSpec, generate_video
 from vidseg.evaluation.jf import region_similarity
-from vidseg.tracking import build_tracker
-from vidseg.tracking.reference import build_official_predictor, run_official, write_jpeg_clip
+from vidseg.models.tracking import build_tracker
+from vidseg.models.tracking.reference import build_official_predictor, run_official, write_jpeg_clip
 from vidseg.training.clips import TrainVideo
 from vidseg.training.validate import first_frame_clicks, score_tracks, track_video
 from vidseg.types import Prompt

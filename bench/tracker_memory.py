@@ -51,9 +51,9 @@ def worker(args: argparse.Namespace) -> None:
     import torch
     from PIL import Image
 
-    from vidseg.synthetic import moving_shapes_clip
-    from vidseg.tracking import build_tracker
-    from vidseg.tracking.reference import build_official_predictor, write_jpeg_clip
+    from vidseg.datasets.moving_shapes import moving_shapes_clip
+    from vidseg.models.tracking import build_tracker
+    from vidseg.models.tracking.reference import build_official_predictor, write_jpeg_clip
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)

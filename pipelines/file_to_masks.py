@@ -13,8 +13,8 @@ from pathlib import Path
 
 from vidseg.config import TrackerConfig
 from vidseg.errors import VidsegError
-from vidseg.prompt_spec import parse_cli_prompts
-from vidseg.track_job import JobConfig, JobReport, run_job
+from vidseg.pipeline.job import JobConfig, JobReport, run_job
+from vidseg.prompts.spec import parse_cli_prompts
 
 
 def file_to_masks(

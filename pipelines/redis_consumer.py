@@ -3,8 +3,8 @@
     python pipelines/redis_consumer.py redis://127.0.0.1:6379/0 clip --group viewers --save out/frames.jsonl
 
 Reads ``{prefix}:{source_id}:frames`` with XREADGROUP (created with its group if missing),
-decodes each entry into a :class:`~vidseg.records.FrameRecord` (masks included), drops repeated
-entries (:class:`~vidseg.sinks.redis_stream.FrameDeduplicator`), prints one line per frame or
+decodes each entry into a :class:`~vidseg.results.FrameRecord` (masks included), drops repeated
+entries (:class:`~vidseg.sinks.redis.publisher.FrameDeduplicator`), prints one line per frame or
 appends it to a JSON-lines file, and acknowledges it (XACK). Entries this consumer read but never
 acknowledged (it died mid-way) are read again first. Stops after ``--count`` frames, or when
 nothing arrives for ``--idle`` seconds.
@@ -24,8 +24,9 @@ from typing import Any
 import redis
 
 from vidseg.errors import VidsegError
-from vidseg.records import FrameRecord
-from vidseg.sinks.redis_stream import FrameDeduplicator, RedisConfig, connect, decode_entry
+from vidseg.results import FrameRecord
+from vidseg.sinks.redis.client import connect
+from vidseg.sinks.redis.schema import FrameDeduplicator, RedisConfig, decode_entry
 
 log = logging.getLogger("redis_consumer")
 

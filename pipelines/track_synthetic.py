@@ -14,8 +14,8 @@ import argparse
 
 import numpy as np
 
-from vidseg.synthetic import moving_shapes_clip
-from vidseg.tracking import Sam2Tracker, build_tracker
+from vidseg.datasets.moving_shapes import moving_shapes_clip
+from vidseg.models.tracking import Sam2Tracker, build_tracker
 
 
 def track_clip(tracker: Sam2Tracker, frames: int = 24, objects: int = 2, seed: int = 0) -> list[dict[int, float]]:

@@ -20,7 +20,7 @@
    rate annealed over those minutes: more minutes of phase 3 have been the surest gain (47.6 min
    gave held-out J&F 0.640 at difficulty 0.5, 67.2 min 0.688).
 5. ``--install`` writes the final weights of the last phase (float16) to
-   ``vidseg/tracking/weights/vidseg_synthetic_tiny.pt`` with a README giving the command, seed,
+   ``vidseg/models/tracking/weights/vidseg_synthetic_tiny.pt`` with a README giving the command, seed,
    time and scores. Every phase resumes from its ``last.pt`` when run again; a finished phase is
    skipped.
 
@@ -53,7 +53,7 @@ import torch
 from vidseg.datasets.davis_layout import write_davis_dataset
 from vidseg.datasets.synthetic_videos import VideoSpec
 from vidseg.errors import VidsegError
-from vidseg.tracking.registry import SYNTHETIC_MODEL
+from vidseg.models.tracking.registry import SYNTHETIC_MODEL
 from vidseg.training.clips import TrainVideo
 from vidseg.training.data import load_training_videos
 from vidseg.training.loop import TrainConfig, TrainReport, train_tracker

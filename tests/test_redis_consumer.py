@@ -10,9 +10,9 @@ from pipelines.redis_consumer import ConsumerConfig, consume, describe
 from tests.conftest import RedisServer
 from vidseg.cli import main
 from vidseg.masks import encode_rle
-from vidseg.records import FrameRecord, ObjectRecord
-from vidseg.sinks.redis_stream import RedisConfig, RedisPublisher, encode_entry
-from vidseg.sources.redis_prompts import decode_prompt
+from vidseg.results import FrameRecord, ObjectRecord
+from vidseg.sinks.redis.publisher import RedisPublisher
+from vidseg.sinks.redis.schema import RedisConfig, decode_prompt, encode_entry
 
 pytestmark = pytest.mark.timeout(120)
 

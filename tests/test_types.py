@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vidseg.errors import FrameError, InputError
-from vidseg.records import FrameRecord
+from vidseg.results import FrameRecord
 from vidseg.types import Frame, ModelInfo, Prompt, TrackingResult, mask_box
 
 INFO = ModelInfo("m", 64, None, None, True, "cpu", "float32")
@@ -66,7 +66,7 @@ def test_result_shape_checks():
 
 def test_regions_limit_where_boxes_are_looked_for():
     """A result's regions only narrow the search: boxes, and records built from them, are the
-    same as from a full scan (tracker-made regions: tests/tracking/test_postprocess.py)."""
+    same as from a full scan (tracker-made regions: tests/models/tracking/test_postprocess.py)."""
     masks = np.zeros((2, 30, 40), bool)
     masks[0, 3:9, 20:31] = True
     masks[1, 25:27, 0:2] = True

@@ -14,7 +14,7 @@ from vidseg.errors import ConfigError
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Options of :func:`vidseg.tracking.build_tracker` that presets may set."""
+    """Options of :func:`vidseg.models.tracking.build_tracker` that presets may set."""
 
     model: str = "sam2.1_hiera_tiny"
     checkpoint: str | None = None

@@ -61,6 +61,34 @@ class SinkError(VidsegError, OSError):
     """An output cannot be written."""
 
 
+class ConnectionFailedError(VidsegError, ConnectionError):
+    """A server (Redis, a live feed) cannot be reached or dropped the connection."""
+
+
+class TimedOutError(VidsegError, TimeoutError):
+    """A server did not answer in time."""
+
+
+class SourceConnectionError(SourceError, ConnectionFailedError):
+    """A live source cannot be reached, refused the credentials, or dropped the connection."""
+
+
+class SourceTimeoutError(SourceError, TimedOutError):
+    """A live source sent nothing within its timeout."""
+
+
+class RedisConnectionError(SinkError, ConnectionFailedError):
+    """Redis cannot be reached, refused the credentials, or dropped the connection."""
+
+
+class RedisTimeoutError(SinkError, TimedOutError):
+    """Redis did not answer within the socket timeout."""
+
+
+class RedisCommandError(SinkError):
+    """Redis refused a command for a reason a retry cannot fix (WRONGTYPE, NOPERM, OOM, a bad option)."""
+
+
 class PipelineError(VidsegError, RuntimeError):
     """A pipeline stage failed; the message names the stage."""
 

@@ -194,23 +194,32 @@ class Prompt:
             out["box"] = list(self.box)
         return out
 
-    def check_inside(self, height: int, width: int) -> None:
-        """Raise :class:`PromptError` unless the prompt lies inside a ``height`` x ``width`` frame."""
+    def misfit(self, height: int, width: int) -> str | None:
+        """Why the prompt does not fit a ``height`` x ``width`` frame, or None when it does: every
+        point inside it, the box overlapping it, a mask of the frame's size. The one rule for
+        prompts from every origin (command line, file, Redis, API)."""
         for x, y in self.points:
             if not (0 <= x <= width and 0 <= y <= height):
-                raise PromptError(
-                    f"point ({x}, {y}) of object {self.obj_id} lies outside the "
-                    f"{width}x{height} frame; expected 0 <= x <= {width} and 0 <= y <= {height}"
+                return (
+                    f"point ({x:g}, {y:g}) of object {self.obj_id} lies outside the {width}x{height} frame; "
+                    f"expected 0 <= x <= {width} and 0 <= y <= {height}"
                 )
         if self.box is not None:
             x1, y1, x2, y2 = self.box
             if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-                raise PromptError(f"box {self.box} of object {self.obj_id} lies outside the {width}x{height} frame")
+                return f"box {list(self.box)} of object {self.obj_id} lies outside the {width}x{height} frame"
         if self.mask is not None and self.mask.shape != (height, width):
-            raise PromptError(
+            return (
                 f"the mask prompt of object {self.obj_id} has shape {self.mask.shape}; "
                 f"expected the frame's shape {(height, width)}"
             )
+        return None
+
+    def check_inside(self, height: int, width: int) -> None:
+        """Raise :class:`PromptError` unless the prompt fits a ``height`` x ``width`` frame (see :meth:`misfit`)."""
+        reason = self.misfit(height, width)
+        if reason is not None:
+            raise PromptError(reason)
 
 
 @dataclass(frozen=True)

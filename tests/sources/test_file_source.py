@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import SourceFormatError, SourceNotFoundError, VidsegError
 from vidseg.sources import FileSource, ImageFolderSource, open_source
-from vidseg.synthetic import moving_shapes_clip, write_clip_video
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 
 from tests.training.test_loop import _videos
 from vidseg.errors import CheckpointError, ConfigError
-from vidseg.tracking import build_tracker
+from vidseg.models.tracking import build_tracker
 from vidseg.training.averaging import WeightAverage
 from vidseg.training.loop import TrainConfig, train_tracker
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vidseg.datasets.moving_shapes import moving_shapes_clip
 from vidseg.errors import InputError
-from vidseg.synthetic import moving_shapes_clip
 from vidseg.training.clips import ClipSampler, TrainVideo, normalise
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from vidseg.datasets.moving_shapes import moving_shapes_clip
 from vidseg.errors import ConfigError
-from vidseg.synthetic import moving_shapes_clip
-from vidseg.tracking import build_tracker
+from vidseg.models.tracking import build_tracker
 from vidseg.training.clips import TrainVideo
 from vidseg.training.loop import TrainConfig, learning_rate, train_tracker
 

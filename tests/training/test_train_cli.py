@@ -8,7 +8,7 @@ import pytest
 
 from vidseg.cli import main
 from vidseg.datasets.davis_layout import list_videos, load_video
-from vidseg.tracking import build_tracker
+from vidseg.models.tracking import build_tracker
 
 
 def test_synth_then_train_writes_checkpoints_the_tracker_loads(tmp_path: Path) -> None:

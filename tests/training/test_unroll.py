@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from vidseg.datasets.moving_shapes import moving_shapes_clip
 from vidseg.errors import InputError
-from vidseg.synthetic import moving_shapes_clip
-from vidseg.tracking import build_tracker
+from vidseg.models.tracking import build_tracker
 from vidseg.training.clips import ClipBatch, ClipSampler, FirstFramePrompt, TrainVideo, make_prompt, normalise
 from vidseg.training.losses import LossWeights, clip_loss
 from vidseg.training.unroll import unroll

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vidseg.synthetic import moving_shapes_clip
-from vidseg.tracking import build_tracker
+from vidseg.datasets.moving_shapes import moving_shapes_clip
+from vidseg.models.tracking import build_tracker
 from vidseg.training.clips import TrainVideo
 from vidseg.training.validate import first_frame_clicks, score_tracks, track_video
 

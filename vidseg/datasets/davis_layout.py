@@ -30,8 +30,8 @@ from PIL import Image, UnidentifiedImageError
 from vidseg import __version__
 from vidseg.datasets.synthetic_videos import SHAPE_CLASSES, LabelArray, SyntheticVideo, VideoSpec, generate_video
 from vidseg.errors import InputError, SinkError, SourceNotFoundError
-from vidseg.progress import Progress
-from vidseg.sinks.davis import DavisWriter
+from vidseg.pipeline.progress import Progress
+from vidseg.sinks.files.davis import DavisWriter
 from vidseg.types import ImageArray
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from vidseg.errors import InputError
-from vidseg.tracking.preprocess import IMAGE_MEAN, IMAGE_STD
+from vidseg.models.tracking.preprocess import IMAGE_MEAN, IMAGE_STD
 
 PROMPT_KINDS = ("click", "box", "mask")
 

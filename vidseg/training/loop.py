@@ -36,8 +36,8 @@ import torch
 
 from vidseg import __version__
 from vidseg.errors import CheckpointError, ConfigError
-from vidseg.tracking.model import instantiate_model, load_model_config, load_weights
-from vidseg.tracking.registry import get_model_spec
+from vidseg.models.tracking.model import instantiate_model, load_model_config, load_weights
+from vidseg.models.tracking.registry import get_model_spec
 from vidseg.training.averaging import WeightAverage
 from vidseg.training.clips import ClipSampler, TrainVideo
 from vidseg.training.losses import LossWeights, clip_loss

@@ -18,7 +18,7 @@ import torch
 
 from vidseg.training.clips import ClipBatch
 
-# The tracker's stream length (vidseg.tracking.tracker): a stream has no end.
+# The tracker's stream length (vidseg.models.tracking.tracker): a stream has no end.
 ENDLESS = 1 << 30
 
 

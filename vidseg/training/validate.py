@@ -2,7 +2,7 @@
 
 Protocol (semi-supervised, as DAVIS): every object is prompted once, with a click at the point
 deepest inside its mask on the first frame it appears, and then tracked to the end of the
-video by :class:`~vidseg.tracking.tracker.Sam2Tracker` itself (the code path that ships).
+video by :class:`~vidseg.models.tracking.tracker.Sam2Tracker` itself (the code path that ships).
 Scores exclude each video's first and last frame.
 """
 
@@ -19,7 +19,7 @@ import torch
 
 from vidseg.evaluation.jf import boundary_measure, region_similarity
 from vidseg.masks import interior_point
-from vidseg.tracking.tracker import Sam2Tracker
+from vidseg.models.tracking.tracker import Sam2Model, Sam2Tracker
 from vidseg.training.clips import TrainVideo
 from vidseg.types import ModelInfo, Prompt
 
@@ -94,7 +94,7 @@ def validate(
         device=str(device),
         dtype="float32",
     )
-    tracker = Sam2Tracker(model, info, device, batch_objects=False)
+    tracker = Sam2Model(model, info, device, batch_objects=False).session()
     per_object: list[tuple[float, float]] = []
     for video in videos:
         per_object += score_tracks(track_video(tracker, video), video)

@@ -1,0 +1,279 @@
+"""The tracking job: a source, a tracking session, and any set of sinks, joined by stages.
+
+decode (PyAV) -> track (the one thread that owns the model; prompts applied here) -> results
+(overlaps, records, events) -> every sink at once (files: label video, overlay, JSON lines,
+DAVIS PNGs; Redis: frames, events, status, prompts read back). See :func:`run_job`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from vidseg.config import TrackerConfig
+from vidseg.errors import ConfigError, PipelineError, PromptError, SourceError, VidsegError
+from vidseg.models.allocator import keep_freed_memory
+from vidseg.models.tracking import Sam2Model, build_model
+from vidseg.pipeline.progress import Progress
+from vidseg.pipeline.stages import BufferPolicy, Pipeline
+from vidseg.pipeline.status import JobReport, JobStatus
+from vidseg.pipeline.tracking import ResultStage, TrackStage
+from vidseg.prompts.commands import Origin, PromptCommand
+from vidseg.prompts.router import PromptRouter
+from vidseg.prompts.spec import ScheduledPrompt
+from vidseg.results import FrameResult
+from vidseg.sinks.base import RunContext, Sink, SinkPolicy, SinkReport
+from vidseg.sinks.files.manifest import Manifest
+from vidseg.sinks.files.sink import FileSink
+from vidseg.sinks.redis.schema import RedisConfig
+from vidseg.sinks.redis.sink import RedisSink
+from vidseg.sources import Source, SourceInfo, open_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything ``vidseg run`` needs (see ``vidseg run --help``). A run writes files (``out``),
+    publishes to Redis (``redis``), or both."""
+
+    source: str
+    out: Path | None = None
+    prompts: tuple[ScheduledPrompt, ...] = ()
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    every: int = 1
+    start: float | None = None
+    end: float | None = None
+    image_fps: float = 24.0
+    davis: Path | None = None
+    overlay: bool = True
+    visible_threshold: float = 0.5
+    queue_size: int = 4
+    cache_dir: Path | None = None
+    download: bool = True
+    redis: RedisConfig | None = field(default=None, repr=False)  # its URL may hold credentials
+    sink_policy: SinkPolicy = SinkPolicy.FAIL_RUN
+    deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
+
+
+def run_job(
+    config: JobConfig,
+    stop: threading.Event | None = None,
+    show_progress: bool = True,
+    abort: threading.Event | None = None,
+    model: Sam2Model | None = None,
+    sinks: Sequence[Sink] | None = None,
+) -> JobReport:
+    """Track the prompted objects of ``config.source`` and hand every frame's result to the sinks.
+
+    Args:
+        config: what to read, how to track, where to write.
+        stop: set it (e.g. on Ctrl-C) to stop reading; frames in flight finish, outputs close.
+        show_progress: report frames, fps and ETA while running.
+        abort: set it to stop at once (frames in flight are dropped); outputs still close, and
+            the run ends within ``config.deadline`` seconds.
+        model: weights already built (a session is made on them); default: built from
+            ``config.tracker``.
+        sinks: where results go; default: files in ``config.out`` and Redis per ``config.redis``.
+
+    Raises:
+        VidsegError: bad source, prompts, checkpoint or outputs (before anything is written), or
+            a failure while running (:class:`~vidseg.errors.PipelineError`, after the outputs
+            are closed and the manifest is written).
+    """
+    started = time.time()
+    stop, abort = stop or threading.Event(), abort or threading.Event()
+    keep_freed_memory()  # the model runs in a worker thread: keep its memory for the next frame
+    with contextlib.ExitStack() as cleanup:
+        source = open_source(config.source, every=config.every, start=config.start, end=config.end,
+                             fps=config.image_fps)  # fmt: skip
+        cleanup.callback(source.close)
+        router = _router(config, source.info)
+        weights = model or build_model(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
+        pipeline = Pipeline(stop, abort)
+        chosen = list(sinks) if sinks is not None else _sinks(config, router, pipeline)
+        results = ResultStage(lambda: pipeline.dropped, config.visible_threshold,
+                              Progress(_expected_frames(source.info, config)) if show_progress else None)  # fmt: skip
+        context = RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort)
+        opened = _open_sinks(chosen, context, cleanup)
+        _wire(pipeline, source, TrackStage(weights.session(), router), results, opened, config)
+        run_started = time.perf_counter()
+        error = _run(pipeline)
+        status = _status(error, stop, abort)
+        reports, close_error = _close_sinks(opened, status, error, pipeline.stuck)
+        error = error or close_error
+        if error is None and results.frames == 0 and not stop.is_set():
+            error = SourceError(f"no frame was decoded from {config.source} between --start {config.start} and "
+                                f"--end {config.end} (the source lasts {source.info.duration} s); check the times, "
+                                "or whether the file is damaged")  # fmt: skip
+        status = _status(error, stop, abort)
+        report = JobReport(status, source.stats.decoded, results.frames, source.stats.skipped_corrupt,
+                           time.time() - started, time.perf_counter() - run_started, config.out,
+                           str(error) if error else None, pipeline.dropped)  # fmt: skip
+        if config.out is not None:
+            Manifest(report, started, source.info, source.stats, weights.info, _commands(config), router.waiting(),
+                     replace(config, prompts=()), reports, pipeline.timings, pipeline.drops,
+                     _missing(report, source.info, config)).write(config.out)  # fmt: skip
+        _log_end(report, router.waiting(), weights.info.random_weights)
+    if error is not None:
+        raise error
+    return report
+
+
+def _source_id(config: JobConfig) -> str:
+    return config.redis.source_id if config.redis is not None else Path(config.source.rstrip("/")).stem or "source"
+
+
+def _commands(config: JobConfig) -> list[PromptCommand]:
+    return [PromptCommand.scheduled(p, Origin.COMMAND_LINE) for p in config.prompts]
+
+
+def _router(config: JobConfig, info: SourceInfo) -> PromptRouter:
+    """The run's prompt router, its command-line prompts checked against the source's frames."""
+    if config.out is None and config.redis is None:
+        raise ConfigError("nothing to write: give --out DIR, --redis URL, or both")
+    remote = config.redis is not None and config.redis.accept_prompts
+    if not config.prompts and not remote:
+        raise PromptError("no prompts given: add at least one --point, --box, --mask or --prompts FILE")
+    top = 255 if config.davis is not None else 65535
+    max_id = max((p.prompt.obj_id for p in config.prompts), default=1)
+    if max_id > top:
+        why = " (DAVIS PNGs hold 8-bit ids; drop --davis for more)" if config.davis is not None else ""
+        raise PromptError(f"object id {max_id} is out of range: ids are 1..{top}{why}; 0 is the background")
+    # The label video is 8-bit unless a command-line id needs 16 bits; later prompts must fit it.
+    router = PromptRouter(top if max_id > 255 else min(top, 255), _commands(config), info.start_time)
+    router.check_before_run(info.height, info.width)
+    return router
+
+
+def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline) -> list[Sink]:
+    """Redis first: an unreachable server stops the run before any output file exists."""
+    sinks: list[Sink] = []
+    if config.redis is not None:
+        sinks.append(RedisSink(config.redis, router, on_failure=lambda exc: pipeline.fail("prompts", exc)))
+    if config.out is not None:
+        sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay))
+    return sinks
+
+
+def _open_sinks(sinks: list[Sink], context: RunContext, cleanup: contextlib.ExitStack) -> list[Sink]:
+    if not sinks:
+        raise ConfigError("a run needs at least one sink (files, Redis)")
+    opened: list[Sink] = []
+    try:
+        for sink in sinks:
+            sink.open(context)
+            opened.append(sink)
+    except BaseException as exc:
+        for sink in reversed(opened):  # close what was opened; the run never started
+            with contextlib.suppress(Exception):
+                sink.close(JobStatus.FAILED, str(exc))
+        raise
+    return opened
+
+
+def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: list[Sink],
+          config: JobConfig) -> None:  # fmt: skip
+    frames = pipeline.channel("frames", config.queue_size, BufferPolicy.WAIT)
+    tracked = pipeline.channel("tracked", config.queue_size, BufferPolicy.WAIT)
+    outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks]
+    pipeline.source("decode", source, [frames], background=True)
+    pipeline.stage("track", track, frames, [tracked])
+    pipeline.stage("results", results, tracked, outs, background=True)
+    for sink, inbox in zip(sinks, outs, strict=True):
+        pipeline.stage(f"sink-{sink.name}", _guarded(sink, config.sink_policy), inbox, background=True)
+
+
+def _guarded(sink: Sink, policy: SinkPolicy) -> Callable[[FrameResult], None]:
+    """``sink.write``, where a failure either fails the run or switches the sink off (reported)."""
+    failed: list[BaseException] = []
+
+    def write(result: FrameResult) -> None:
+        if failed:
+            return
+        try:
+            sink.write(result)
+        except Exception as exc:
+            if policy is SinkPolicy.FAIL_RUN:
+                raise
+            failed.append(exc)
+            log.error("sink %s failed and is switched off (the run goes on): %s", sink.name, exc)
+
+    return write
+
+
+def _run(pipeline: Pipeline) -> BaseException | None:
+    try:
+        pipeline.run()
+    except BaseException as exc:  # a stage failure, or KeyboardInterrupt in this thread
+        return exc
+    return None
+
+
+def _status(error: BaseException | None, stop: threading.Event, abort: threading.Event) -> JobStatus:
+    if isinstance(error, KeyboardInterrupt) or abort.is_set():
+        return JobStatus.ABORTED
+    if error is not None:
+        return JobStatus.FAILED
+    return JobStatus.INTERRUPTED if stop.is_set() else JobStatus.COMPLETED
+
+
+def _close_sinks(
+    sinks: list[Sink], status: JobStatus, error: BaseException | None, stuck: list[str]
+) -> tuple[list[SinkReport], BaseException | None]:
+    """Close every sink (each even if another fails), except one a stuck thread still uses."""
+    reports, first_error = [], None
+    for sink in sinks:
+        if f"vidseg-sink-{sink.name}" in stuck:
+            log.error("sink %s is still busy: not closed", sink.name)
+        else:
+            try:
+                sink.close(status, str(error) if error is not None else None)
+            except VidsegError as exc:
+                first_error = first_error or exc
+        report = sink.report()
+        reports.append(report)
+        if report.error is not None and error is None and first_error is None:
+            first_error = PipelineError(f"sink-{sink.name}", VidsegError(report.error))
+    return reports, first_error
+
+
+def _expected_frames(info: SourceInfo, config: JobConfig) -> int | None:
+    """Frames the job will process, from the container's figures (None when unknown)."""
+    if info.frames is None:
+        return None
+    frames = info.frames
+    if info.fps and (config.start or config.end is not None):
+        first = round((config.start or 0.0) * info.fps)
+        last = min(frames, round(config.end * info.fps) + 1) if config.end is not None else frames
+        frames = max(0, last - first)
+    return -(-frames // config.every)
+
+
+def _missing(report: JobReport, info: SourceInfo, config: JobConfig) -> int | None:
+    """Frames the container declares but the decoder never produced (whole-file runs only)."""
+    if report.status is not JobStatus.COMPLETED or not info.frames or config.end is not None or config.start:
+        return None
+    missing = max(0, info.frames - report.frames_read)
+    if missing:
+        log.warning("%s: decoded %d of the %d frames the container declares; the file is damaged or cut short",
+                    info.uri, report.frames_read, info.frames)  # fmt: skip
+    return missing
+
+
+def _log_end(report: JobReport, unapplied: list[PromptCommand], random_weights: bool) -> None:
+    if unapplied:
+        log.warning("%d prompt(s) were never applied (the run ended before they were due): %s",
+                    len(unapplied), [p.to_json() for p in unapplied])  # fmt: skip
+    if random_weights:
+        log.warning("the model ran with random weights: its masks are meaningless (manifest.json says so)")
+    if report.frames_skipped:
+        log.warning("%d corrupt packet(s) were skipped; see manifest.json", report.frames_skipped)
+
+
+__all__ = ["JobConfig", "JobReport", "JobStatus", "run_job"]

@@ -1,0 +1,57 @@
+"""How a run ended, and what it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class JobStatus(str, Enum):
+    """The end state of a run."""
+
+    COMPLETED = "completed"  # the source ended and every output was written
+    INTERRUPTED = "interrupted"  # stopped (Ctrl-C, SIGTERM, the caller): the frames in flight finished
+    ABORTED = "aborted"  # aborted (a second Ctrl-C): the frames in flight were dropped
+    FAILED = "failed"  # a stage, a sink or the prompt reader failed (the error says which)
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit status: 0, 130 for a stop or abort, 1 for a failure."""
+        return {JobStatus.COMPLETED: 0, JobStatus.FAILED: 1}.get(self, 130)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Counts of a run so far (read by status heartbeats and progress)."""
+
+    frames: int  # frames processed (results handed to the sinks)
+    fps: float  # processing rate since the first frame
+    dropped: int  # frames dropped by buffer policies and by the source
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """How a run ended, and what it wrote.
+
+    Attributes:
+        status: how it ended.
+        frames_read: frames the source decoded.
+        frames_processed: frames the tracker processed and the sinks received.
+        frames_skipped: corrupt packets the decoder rejected.
+        dropped: frames dropped by buffer policies (live sources) in all.
+        seconds: the whole job, model loading included.
+        run_seconds: from the first frame read to the last result written.
+        out: the output folder (None for a run that writes no files).
+        error: why it failed, when it did.
+    """
+
+    status: JobStatus
+    frames_read: int
+    frames_processed: int
+    frames_skipped: int
+    seconds: float
+    run_seconds: float
+    out: Path | None
+    error: str | None = None
+    dropped: int = 0

@@ -1,0 +1,135 @@
+"""One router for every prompt: validated once, applied on the model thread, reported as events.
+
+Producers (the command line and prompts files before the run, Redis and later the web page
+while it runs) hand :class:`~vidseg.prompts.commands.PromptCommand` values to
+:meth:`PromptRouter.submit` from any thread, or report an entry they could not read with
+:meth:`PromptRouter.reject`. The model thread calls :meth:`PromptRouter.apply_due` before each
+frame: every command that is due is checked by the same rules (:meth:`PromptRouter.check`),
+applied to the tracking session, and answered with a ``prompt_applied`` or ``prompt_rejected``
+event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+from vidseg.errors import PromptError
+from vidseg.prompts.commands import PromptCommand
+from vidseg.results import Event, EventKind
+from vidseg.types import Frame, Prompt
+
+log = logging.getLogger(__name__)
+
+
+class PromptTarget(Protocol):
+    """What the router applies commands to (a :class:`~vidseg.models.tracking.Sam2Tracker`)."""
+
+    @property
+    def object_ids(self) -> tuple[int, ...]: ...
+
+    @property
+    def pending_ids(self) -> tuple[int, ...]: ...
+
+    def add(self, prompt: Prompt) -> None: ...
+
+    def remove_object(self, obj_id: int) -> None: ...
+
+
+class PromptRouter:
+    """Validates, schedules and applies prompt commands; see the module docstring.
+
+    Args:
+        id_limit: the largest object id the run's outputs can hold (ids are 1..id_limit).
+        commands: commands known before the run (command line, prompts file).
+        origin: the stream's start time in seconds; command times count from it.
+    """
+
+    def __init__(self, id_limit: int, commands: Iterable[PromptCommand] = (), origin: float = 0.0) -> None:
+        if id_limit < 1:
+            raise PromptError(f"id_limit must be >= 1; found {id_limit}")
+        self.id_limit = id_limit
+        self._origin = origin
+        self._waiting: list[PromptCommand] = list(commands)  # model thread only
+        self._inbox: list[PromptCommand | Event] = []  # from other threads
+        self._lock = threading.Lock()
+        self.applied = 0
+        self.rejected = 0
+
+    # ------------------------------------------------------------------ rules
+    def check(self, command: PromptCommand, height: int, width: int) -> str | None:
+        """Why ``command`` cannot be applied to a ``height`` x ``width`` frame, or None."""
+        if not 1 <= command.obj_id <= self.id_limit:
+            return (
+                f"object id {command.obj_id} is out of range: this run's outputs hold ids 1..{self.id_limit}; "
+                "0 is the background"
+            )
+        if command.prompt is not None:
+            return command.prompt.misfit(height, width)
+        return None
+
+    def check_before_run(self, height: int, width: int) -> None:
+        """Raise :class:`PromptError` for the first command known now that breaks the rules on a
+        ``height`` x ``width`` frame (command-line prompts are checked before the run starts)."""
+        for command in self._waiting:
+            reason = self.check(command, height, width)
+            if reason is not None:
+                raise PromptError(f"{reason} ({command.origin.value})")
+
+    # ------------------------------------------------------------------ producers (any thread)
+    def submit(self, command: PromptCommand) -> None:
+        """Queue ``command``; it is checked and applied on the model thread when due."""
+        with self._lock:
+            self._inbox.append(command)
+
+    def reject(self, reason: str, obj_id: int | None = None, request_id: str | None = None) -> None:
+        """Report an entry a producer could not read as a prompt (answered on the next frame)."""
+        with self._lock:
+            self._inbox.append(Event(EventKind.PROMPT_REJECTED, obj_id=obj_id, detail=reason, request_id=request_id))
+
+    # ------------------------------------------------------------------ model thread
+    def apply_due(self, target: PromptTarget, frame: Frame) -> list[Event]:
+        """Apply every command due on ``frame`` (in the order they came) and return the events."""
+        with self._lock:
+            arrived, self._inbox = self._inbox, []
+        events: list[Event] = []
+        for item in arrived:
+            if isinstance(item, Event):  # an unreadable entry
+                events.append(self._rejected(frame, item.obj_id, item.detail, item.request_id))
+            else:
+                self._waiting.append(item)
+        due = [c for c in self._waiting if c.when.due(frame, self._origin)]
+        for command in due:
+            self._waiting.remove(command)
+            events.append(self._apply(target, frame, command))
+        return events
+
+    def _apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
+        reason = self.check(command, frame.height, frame.width)
+        if reason is None:
+            try:
+                if command.prompt is None:
+                    target.remove_object(command.obj_id)
+                else:
+                    target.add(command.prompt)
+            except PromptError as exc:
+                reason = str(exc)
+        if reason is not None:
+            return self._rejected(frame, command.obj_id, reason, command.request_id)
+        self.applied += 1
+        log.info("frame %d: %s for object %d applied (%s)", frame.index, command.kind, command.obj_id,
+                 command.origin.value)  # fmt: skip
+        return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, command.obj_id, command.kind, command.request_id)
+
+    def _rejected(self, frame: Frame, obj_id: int | None, reason: str, request_id: str | None) -> Event:
+        self.rejected += 1
+        log.warning("frame %d: prompt rejected: %s", frame.index, reason)
+        return Event(EventKind.PROMPT_REJECTED, frame.index, frame.time, obj_id, reason, request_id)
+
+    def waiting(self) -> list[PromptCommand]:
+        """Commands not applied yet (after the run: never due)."""
+        with self._lock:
+            late = [item for item in self._inbox if isinstance(item, PromptCommand)]
+        return [*self._waiting, *late]

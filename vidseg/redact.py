@@ -1,0 +1,72 @@
+"""The one place that removes credentials from URLs and from text that may quote them.
+
+Everything that logs, raises, publishes or saves a URL (Redis, RTSP, HTTP, ...) or a library's
+error message that may quote one passes it through :func:`redact_url` or :func:`redact_text`:
+
+- the user info of a URL (``rtsp://user:secret@host`` -> ``rtsp://***@host``);
+- the values of query parameters that carry secrets (``password``, ``passwd``, ``pwd``, ``pass``,
+  ``token``, ``access_token``, ``auth``, ``key``, ``api_key``, ``apikey``, ``secret``,
+  ``signature``, ``sig``; any case) -> ``password=***``.
+
+Example:
+    >>> redact_url("redis://:hunter2@cache:6379/0?password=hunter2")
+    'redis://***@cache:6379/0?password=***'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+
+_SECRET_PARAMS = (
+    "password", "passwd", "pwd", "pass", "token", "access_token", "auth", "key", "api_key", "apikey", "secret",
+    "signature", "sig",
+)  # fmt: skip
+_PARAM = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SECRET_PARAMS) + r")=([^&#\s'\"]*)")
+# scheme://userinfo@ : the user info ends at the last '@' before the host (passwords may hold '@').
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s'\"?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials (user info and secret query values replaced by ``***``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not parseable as a URL (e.g. a bad IPv6 literal): fall back to text rules
+        return redact_text(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = _PARAM.sub(lambda m: f"{m.group(1)}={MASK}", parts.query)
+    fragment = _PARAM.sub(lambda m: f"{m.group(1)}={MASK}", parts.fragment)
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the credentials of every URL in it removed, and every string of ``secrets``
+    (e.g. the password of the URL a library error quotes) replaced by ``***``."""
+    out = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    out = _PARAM.sub(lambda m: f"{m.group(1)}={MASK}", out)
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, MASK)
+    return out
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secret parts of ``url`` (password, user name, secret query values), to hand to
+    :func:`redact_text` for text that may quote them in another form."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            found.append(parts.password)
+        if parts.username and len(parts.username) >= 4:  # a short user name would blank out common text
+            found.append(parts.username)
+        query = parts.query
+    except ValueError:
+        query = url
+    found += [m.group(2) for m in _PARAM.finditer(query) if m.group(2)]
+    return tuple(sorted(set(found), key=len, reverse=True))  # longest first: no partial replacement

@@ -1,0 +1,96 @@
+"""``manifest.json``: what a run read, how it tracked, what it wrote and how it ended.
+
+Only redacted values are written: a sink reports its URL without credentials, and the job's
+config is written without the Redis settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from vidseg import __version__
+from vidseg.pipeline.stages import StageTiming
+from vidseg.pipeline.status import JobReport
+from vidseg.prompts.commands import PromptCommand
+from vidseg.sinks.base import SinkReport
+from vidseg.sources.base import SourceInfo, SourceStats
+from vidseg.types import ModelInfo
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (dataclasses by their shown fields; enums by value; the rest
+    that JSON has no type for as strings)."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything ``manifest.json`` records."""
+
+    report: JobReport
+    started: float
+    source: SourceInfo
+    source_stats: SourceStats
+    model: ModelInfo
+    prompts: Sequence[PromptCommand]
+    not_applied: Sequence[PromptCommand]
+    config: Any  # the job's config, without credentials
+    sinks: Sequence[SinkReport]
+    timings: Mapping[str, StageTiming]
+    drops: Mapping[str, int]
+    missing: int | None
+
+    def to_json(self, out: Path) -> dict[str, Any]:
+        report = self.report
+        redis = next((s for s in self.sinks if s.name == "redis"), None)
+        return {
+            "vidseg_version": __version__,
+            "status": report.status.value,
+            "error": report.error,
+            "started": self.started,
+            "seconds": report.seconds,
+            "run_seconds": report.run_seconds,
+            "source": jsonable(self.source),
+            "model": jsonable(self.model),
+            "prompts": [p.to_json() for p in self.prompts],
+            "prompts_not_applied": [p.to_json() for p in self.not_applied],
+            "config": jsonable(self.config),
+            "frames": {
+                "read": report.frames_read,
+                "processed": report.frames_processed,
+                "corrupt_packets_skipped": report.frames_skipped,
+                "dropped": report.dropped,
+                "missing": self.missing,
+            },
+            "drops": dict(self.drops),
+            "source_errors": list(self.source_stats.errors),
+            "redis": {**jsonable(redis.details), "error": redis.error} if redis is not None else None,
+            "sinks": [{"name": s.name, "frames": s.frames, "error": s.error} for s in self.sinks],
+            "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in self.timings.items()},
+            "outputs": [*sorted(p.name for p in out.iterdir() if p.name != "manifest.json"), "manifest.json"],
+        }
+
+    def write(self, out: Path) -> Path:
+        """Write ``out/manifest.json`` atomically (a reader never sees half a file)."""
+        path = out / "manifest.json"
+        partial = out / ".manifest.json.partial"
+        partial.write_text(json.dumps(self.to_json(out), indent=1))
+        os.replace(partial, path)
+        return path

@@ -1,0 +1,295 @@
+"""What vidseg's Redis streams hold, and how entries are encoded and decoded.
+
+Streams, all named ``{prefix}:{source_id}:{kind}``:
+
+- ``frames``: one entry per processed frame: ``schema_version``, ``frame_key``
+  (``"{epoch}:{index}"``, unique per frame: a retry after a lost reply can add an entry twice,
+  and consumers drop the repeat, see :class:`FrameDeduplicator`), ``source_id`` and ``payload``
+  (the :class:`~vidseg.results.FrameRecord` as JSON, plus the :class:`FrameContext`);
+- ``status``: the run's state when it changes and a heartbeat (see
+  :mod:`vidseg.sinks.redis.publisher`);
+- ``events``: :class:`~vidseg.results.Event` entries;
+- ``prompts`` (read): prompts sent by clients, one JSON object per entry in the field ``prompt``::
+
+    {"id": 2, "points": [[120, 80]], "labels": [1], "box": [10, 20, 200, 220],
+     "mask": {"size": [H, W], "counts": "<COCO RLE>"}, "frame": "next", "request_id": "abc"}
+
+  ``id`` and one of points / box / mask are required, or ``"remove": true`` alone, which stops
+  tracking the object; ``frame`` is ``"next"`` (the default) or a pts in the source's time base
+  (applied on the first frame at or after it); ``request_id`` is echoed in the events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidseg.errors import PromptError, SinkError
+from vidseg.masks import Rle, decode_rle, encode_rle
+from vidseg.prompts.commands import Origin, PromptCommand, When
+from vidseg.results import SCHEMA_VERSION, FrameRecord
+from vidseg.types import Prompt
+
+PROMPT_SCHEMA_VERSION = 1
+STATUS_SCHEMA_VERSION = 1
+MAX_MASK_SIDE = 8192  # a mask prompt larger than an 8K frame is refused before it is decoded
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    """Where and how to publish.
+
+    Attributes:
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL (may hold username and password).
+        source_id: names the stream: ``{prefix}:{source_id}:frames``.
+        prefix: key prefix.
+        maxlen: approximate stream length kept by Redis (``MAXLEN ~``).
+        backlog: entries held while Redis is unreachable.
+        lossless: wait when the backlog is full (files) instead of dropping the oldest (live).
+        connect_timeout: seconds for the start-up check.
+        heartbeat: seconds between status entries while running.
+        side_maxlen: approximate length kept of the status and events streams.
+        accept_prompts: read prompts from ``{prefix}:{source_id}:prompts`` while running.
+        drain_timeout: seconds the end of a run waits for Redis to take what is left of the
+            backlog (an abort does not wait).
+    """
+
+    url: str = field(repr=False)  # may hold credentials
+    source_id: str
+    prefix: str = "vidseg"
+    maxlen: int = 10_000
+    backlog: int = 1_000
+    lossless: bool = True
+    connect_timeout: float = 5.0
+    heartbeat: float = 2.0
+    side_maxlen: int = 10_000
+    accept_prompts: bool = True
+    drain_timeout: float = 30.0
+
+    def key(self, kind: str) -> str:
+        """``{prefix}:{source_id}:{kind}`` (kind: frames, status, events, prompts)."""
+        return f"{self.prefix}:{self.source_id}:{kind}"
+
+    @property
+    def frames_key(self) -> str:
+        return self.key("frames")
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """What a frame entry carries besides the frame's record.
+
+    Attributes:
+        source_id: the source's id.
+        epoch: increments each time a live source reconnects (0 for files).
+        wallclock: when the frame was captured (Unix seconds), when known.
+        dropped: frames the source dropped (or skipped as corrupt) since the previous entry.
+        model: the model's identity (name, image size, checkpoint SHA-256, random weights).
+    """
+
+    source_id: str = ""
+    epoch: int = 0
+    wallclock: float | None = None
+    dropped: int = 0
+    model: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FrameEntry:
+    """A decoded frame entry: the frame's record and its context."""
+
+    record: FrameRecord
+    context: FrameContext
+
+
+def encode_entry(record: FrameRecord, context: FrameContext | None = None) -> dict[Any, Any]:
+    """The fields of one frame's stream entry: ``schema_version``, ``frame_key``, ``source_id`` and
+    ``payload``, the JSON of the record (``vidseg.results``: index, pts, time_base, time, objects
+    with their COCO RLE masks) plus ``source_id``, ``epoch``, ``wallclock``, ``dropped`` and
+    ``model`` (see :class:`FrameContext`)."""
+    ctx = context or FrameContext()
+    payload = record.to_json()
+    payload.update(source_id=ctx.source_id, epoch=ctx.epoch, wallclock=ctx.wallclock, dropped=ctx.dropped,
+                   model=ctx.model)  # fmt: skip
+    return {
+        "schema_version": str(SCHEMA_VERSION),
+        "frame_key": f"{ctx.epoch}:{record.index}",
+        "source_id": ctx.source_id,
+        "payload": json.dumps(payload, separators=(",", ":")),
+    }
+
+
+def decode_frame_entry(fields: dict[Any, Any]) -> FrameEntry:
+    """A frame entry's record and context (field names and values as bytes or str)."""
+    text = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+    }
+    if "payload" not in text:
+        raise SinkError(f"not a vidseg frame entry: fields {sorted(text)}")
+    payload = json.loads(text["payload"])
+    context = FrameContext(
+        source_id=str(payload.get("source_id", "")),
+        epoch=int(payload.get("epoch", 0)),
+        wallclock=payload.get("wallclock"),
+        dropped=int(payload.get("dropped", 0)),
+        model=payload.get("model"),
+    )
+    return FrameEntry(FrameRecord.from_json(payload), context)
+
+
+def decode_entry(fields: dict[Any, Any]) -> FrameRecord:
+    """The :class:`FrameRecord` of a frame entry (masks included)."""
+    return decode_frame_entry(fields).record
+
+
+class FrameDeduplicator:
+    """Drops repeated frame entries, for consumers: a retry after a lost reply can add one
+    frame's entry twice, and both carry the same ``frame_key`` (``"{epoch}:{index}"``). Entries of
+    a stream are in order, so an entry whose index is not above the last one seen for its epoch
+    is a repeat."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def is_new(self, fields: dict[Any, Any]) -> bool:
+        """Whether this entry is the first for its frame (then it is remembered)."""
+        raw = fields.get(b"frame_key", fields.get("frame_key"))
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        epoch, _, index_text = key.rpartition(":")
+        try:
+            index = int(index_text)
+        except ValueError:
+            raise SinkError(f"not a vidseg frame entry: frame_key {key!r}, expected '<epoch>:<index>'") from None
+        if index <= self._last.get(epoch, -1):
+            return False
+        self._last[epoch] = index
+        return True
+
+
+def encode_prompt(prompt: Prompt, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
+    """The fields of a prompt entry for ``prompt``, applied on the next frame or at pts ``frame``."""
+    body: dict[str, Any] = {"id": prompt.obj_id, "frame": frame, **prompt.geometry_json()}
+    if prompt.mask is not None:
+        body["mask"] = encode_rle(prompt.mask).to_json()
+    return _fields(body, request_id)
+
+
+def encode_removal(obj_id: int, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
+    """The fields of an entry that stops tracking ``obj_id``."""
+    return _fields({"id": obj_id, "remove": True, "frame": frame}, request_id)
+
+
+def _fields(body: dict[str, Any], request_id: str | None) -> dict[str, str]:
+    """A prompts-stream entry for ``body``."""
+    if request_id is not None:
+        body["request_id"] = request_id
+    return {"schema_version": str(PROMPT_SCHEMA_VERSION), "prompt": json.dumps(body)}
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PromptError(f"{what} is not UTF-8 text (byte {exc.start}: {value[exc.start:exc.start + 1]!r})") from None
+    return str(value)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PromptError(f"{what} must be a number; found {value!r:.40}")
+    return float(value)
+
+
+def _pairs(value: Any, what: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+        raise PromptError(f"'{what}' must be a list of [x, y] pairs; found {value!r:.60}")
+    return tuple((_number(p[0], what), _number(p[1], what)) for p in value)
+
+
+def decode_prompt(fields: dict[Any, Any]) -> PromptCommand:
+    """The command of a prompts-stream entry (see the module docstring).
+
+    Raises:
+        PromptError: the entry is not a valid prompt; the message is the reason reported. Any
+            input gives a command or this error, never another exception.
+    """
+    text = {_text(k, "a field name"): v for k, v in fields.items()}
+    version = _text(text.get("schema_version", str(PROMPT_SCHEMA_VERSION)), "'schema_version'")
+    if version != str(PROMPT_SCHEMA_VERSION):
+        raise PromptError(
+            f"prompt schema_version {version!r:.20} is not supported; this vidseg reads version {PROMPT_SCHEMA_VERSION}"
+        )
+    if "prompt" not in text:
+        raise PromptError(f"entry has no 'prompt' field (fields: {sorted(text)[:10]})")
+    raw = _text(text["prompt"], "'prompt'")
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise PromptError("'prompt' is nested too deeply to be a prompt") from None
+    except ValueError as exc:
+        raise PromptError(f"'prompt' is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PromptError(f"'prompt' must be a JSON object; found {type(body).__name__}")
+    request_id = body.get("request_id")
+    request_id = str(request_id)[:200] if request_id is not None else None
+    obj_id = body.get("id")
+    if isinstance(obj_id, bool) or not isinstance(obj_id, int):
+        raise PromptError(f"'id' must be an integer object id; found {obj_id!r:.40}")
+    unknown = sorted(set(body) - {"id", "points", "labels", "box", "mask", "frame", "remove", "request_id"})
+    if unknown:
+        raise PromptError(f"unknown key(s) {unknown[:5]}; expected id, points, labels, box, mask, frame, remove")
+    frame = body.get("frame", "next")
+    if frame != "next" and (isinstance(frame, bool) or not isinstance(frame, int)):
+        raise PromptError(f"'frame' must be \"next\" or a pts (integer); found {frame!r:.40}")
+    when = When() if frame == "next" else When(pts=int(frame))
+    points = _pairs(body.get("points", []), "points")
+    labels_raw = body.get("labels", [1] * len(points))
+    if not isinstance(labels_raw, list) or not all(v in (0, 1) and not isinstance(v, float) for v in labels_raw):
+        raise PromptError(f"'labels' must be a list of 0/1 (one per point); found {labels_raw!r:.60}")
+    box = body.get("box")
+    if box is not None and (not isinstance(box, list) or len(box) != 4):
+        raise PromptError(f"'box' must be [x1, y1, x2, y2]; found {box!r:.60}")
+    box_t = (_number(box[0], "box"), _number(box[1], "box"), _number(box[2], "box"), _number(box[3], "box")) if box else None
+    mask = None
+    if body.get("mask") is not None:
+        try:
+            rle = Rle.from_json(body["mask"])
+            height, width = rle.size
+            if not (0 < height <= MAX_MASK_SIDE and 0 < width <= MAX_MASK_SIDE):
+                raise PromptError(
+                    f"'mask' size {[height, width]} is not a frame size; expected 1..{MAX_MASK_SIDE} on each side"
+                )
+            mask = decode_rle(rle)
+        except PromptError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise PromptError(f"'mask' is not a COCO RLE mask: {exc}") from None
+    if body.get("remove", False) is True:
+        if points or box is not None or mask is not None:
+            raise PromptError("'remove' cannot be combined with points, a box or a mask")
+        return PromptCommand.remove(obj_id, when, Origin.REDIS, request_id)
+    try:
+        prompt = Prompt(obj_id, points=points, labels=tuple(int(v) for v in labels_raw), box=box_t, mask=mask)
+    except (TypeError, ValueError) as exc:  # Prompt's own checks raise PromptError (a ValueError)
+        raise PromptError(str(exc)) from None
+    return PromptCommand.add(prompt, when, Origin.REDIS, request_id)
+
+
+def request_id_of(fields: dict[Any, Any]) -> tuple[int | None, str | None]:
+    """The object id and request id of an entry that failed to decode, when they can be read."""
+    try:
+        raw = fields.get(b"prompt", fields.get("prompt"))
+        body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+        if not isinstance(body, dict):
+            return None, None
+        obj_id = body.get("id")
+        request_id = body.get("request_id")
+        return (
+            obj_id if isinstance(obj_id, int) and not isinstance(obj_id, bool) else None,
+            str(request_id)[:200] if request_id is not None else None,
+        )
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None, None
