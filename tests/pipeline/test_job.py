@@ -22,7 +22,7 @@ from vidseg.pipeline.job import JobConfig, run_job
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.sinks.files.label_video import read_label_video
 from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
-from vidseg.sinks.files.sink import FileOutputs
+from vidseg.sinks.files.sink import FileSink
 from vidseg.types import Prompt
 
 
@@ -65,9 +65,9 @@ def test_run_writes_one_entry_per_frame_with_matching_timestamps(clip_file, tmp_
     assert sorted(p.name for p in (tmp_path / "davis").iterdir())[:2] == ["00000.png", "00001.png"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["model"]["random_weights"] is True
-    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets_skipped": 0, "missing": 0}
-    assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "write"}
-    assert manifest["prompts"] == [{"id": 1, "kind": "points", "points": [[400.0, 240.0]], "labels": [1]}]
+    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets_skipped": 0, "dropped": 0, "missing": 0}
+    assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "results", "sink-files"}
+    assert manifest["prompts"] == [{"id": 1, "kind": "points", "origin": "command line", "points": [[400.0, 240.0]], "labels": [1]}]
 
 
 @pytest.mark.parametrize("signals", [1, 2], ids=["sigint", "sigint-twice"])
@@ -147,17 +147,17 @@ def test_overlapping_objects_get_the_same_masks_in_every_output(clip_file, tmp_p
 
 
 def test_a_failing_stage_is_named_and_outputs_stay_readable(clip_file, tmp_path, monkeypatch):
-    real = FileOutputs.write
+    real = FileSink.write
 
-    def broken(self: FileOutputs, item: object) -> None:
+    def broken(self: FileSink, item: object) -> None:
         if self.frames == 3:
             raise OSError("disk full (injected)")
         real(self, item)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(FileOutputs, "write", broken)
-    with pytest.raises(PipelineError, match="stage 'write' failed: OSError: disk full") as info:
+    monkeypatch.setattr(FileSink, "write", broken)
+    with pytest.raises(PipelineError, match="stage 'sink-files' failed: OSError: disk full") as info:
         run_job(_job(clip_file, tmp_path / "o", _click(1, 400, 240)), show_progress=False)
-    assert info.value.stage == "write"
+    assert info.value.stage == "sink-files"
     assert len(list(read_label_video(tmp_path / "o" / "masks.mkv"))) == 3
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "disk full" in manifest["error"]

@@ -83,7 +83,10 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     events = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:cam:events")]
     applied = [e for e in events if e.kind == EventKind.PROMPT_APPLIED]
     rejected = [e for e in events if e.kind == EventKind.PROMPT_REJECTED]
-    assert [(e.obj_id, e.request_id) for e in applied] == [(2, "box-2"), (1, "rm-1")]
+    # Every prompt is answered with an event, whatever its origin (the first is the command line's).
+    assert [(e.obj_id, e.request_id) for e in applied] == [(1, None), (2, "box-2"), (1, "rm-1")]
+    assert applied[0].frame_index == 0
+    applied = applied[1:]
     assert [e.request_id for e in rejected] == ["far", None, "rm-7"]
     assert "outside the 320x240 frame" in rejected[0].detail and "not JSON" in rejected[1].detail
     assert "not tracked" in rejected[2].detail
@@ -114,7 +117,7 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     assert context.model is not None and context.model["name"] == "sam2.1_hiera_tiny"
     assert context.model["random_weights"] is True and context.model["image_size"] == 64
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())["redis"]
-    assert manifest["prompts_applied"] == 2 and manifest["prompts_rejected"] == 3
+    assert manifest["prompts_applied"] == 3 and manifest["prompts_rejected"] == 3
     client.close()
 
 

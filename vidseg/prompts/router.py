@@ -95,15 +95,18 @@ class PromptRouter:
         with self._lock:
             arrived, self._inbox = self._inbox, []
         events: list[Event] = []
-        for item in arrived:
-            if isinstance(item, Event):  # an unreadable entry
-                events.append(self._rejected(frame, item.obj_id, item.detail, item.request_id))
-            else:
-                self._waiting.append(item)
+        # Those waiting came first; then what arrived since the last frame, in arrival order.
         due = [c for c in self._waiting if c.when.due(frame, self._origin)]
         for command in due:
             self._waiting.remove(command)
             events.append(self._apply(target, frame, command))
+        for item in arrived:
+            if isinstance(item, Event):  # an unreadable entry
+                events.append(self._rejected(frame, item.obj_id, item.detail, item.request_id))
+            elif item.when.due(frame, self._origin):
+                events.append(self._apply(target, frame, item))
+            else:
+                self._waiting.append(item)
         return events
 
     def _apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tests.conftest import RedisServer
-from vidseg.errors import SinkError
+from vidseg.errors import ConfigError, RedisCommandError, RedisConnectionError, SinkError
 from vidseg.masks import encode_rle
 from vidseg.redact import redact_url as redact
 from vidseg.results import Event, EventKind, FrameRecord, ObjectRecord
@@ -132,7 +132,7 @@ def test_events_are_published_in_order(redis_server):
     client = redis.Redis.from_url(redis_server.url)
     got = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:ev:events")]
     client.close()
-    assert got == sent and publisher.summary()["events"] == 2
+    assert got == sent and publisher.summary().events == 2
 
 
 def test_deduplicator_drops_repeated_frames_per_epoch():
@@ -142,3 +142,81 @@ def test_deduplicator_drops_repeated_frames_per_epoch():
                                                                           False]  # fmt: skip
     with pytest.raises(SinkError, match="frame_key"):
         dedup.is_new({"frame_key": "nonsense"})
+
+
+def _publisher_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vidseg-redis"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "config", "reason"),
+    [
+        (lambda c: c.set("vidseg:wt:frames", "a string"), {}, "WRONGTYPE"),
+        (lambda c: c.execute_command("ACL", "SETUSER", "default", "on", "nopass", "~*", "+@all", "-xadd"), {},
+         "no permissions"),
+        (lambda c: c.config_set("maxmemory", 1), {}, "OutOfMemory"),
+    ],
+    ids=["wrongtype", "noperm", "oom"],
+)
+def test_a_permanent_error_stops_the_publisher_with_its_reason(redis_server, setup, config, reason):
+    """No retry fixes these: the publisher stops, says why in one redacted line, the next publish
+    raises it, and its thread does not outlive close()."""
+    client = redis.Redis.from_url(redis_server.url)
+    setup(client)
+    publisher = RedisPublisher(RedisConfig(redis_server.url, source_id="wt", **config))
+    try:
+        publisher.publish(record(0))
+        deadline = time.monotonic() + 10
+        while publisher.error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert isinstance(publisher.error, RedisCommandError), publisher.error
+        assert any(part in str(publisher.error) for part in reason.split("|")), publisher.error
+        assert "\n" not in str(publisher.error)
+        with pytest.raises(RedisCommandError):
+            publisher.publish(record(1))
+    finally:
+        started = time.monotonic()
+        publisher.close(timeout=5)
+        client.config_set("maxmemory", 0)
+        client.close()
+    assert time.monotonic() - started < 3
+    assert not _publisher_threads()
+    assert publisher.summary().error is not None
+
+
+def test_a_full_backlog_with_redis_down_returns_on_abort_and_close_does_not_wait(redis_server):
+    abort = threading.Event()
+    publisher = RedisPublisher(RedisConfig(redis_server.url, source_id="ab", backlog=3), abort=abort)
+    redis_server.stop()
+    done = threading.Event()
+
+    def fill():
+        for k in range(10):  # blocks on the full lossless backlog
+            publisher.publish(record(k))
+        done.set()
+
+    thread = threading.Thread(target=fill)
+    thread.start()
+    time.sleep(0.5)
+    assert not done.is_set()
+    abort.set()
+    thread.join(2)
+    assert done.is_set()
+    started = time.monotonic()
+    publisher.close(timeout=30)  # aborted: no drain wait
+    assert time.monotonic() - started < 3
+    assert not _publisher_threads()
+    assert publisher.summary().not_sent + publisher.summary().dropped == 10
+
+
+def test_unreachable_redis_is_a_connection_error():
+    with pytest.raises(ConnectionError) as info:
+        RedisPublisher(RedisConfig("redis://127.0.0.1:1/0", source_id="x", connect_timeout=1))
+    assert isinstance(info.value, RedisConnectionError)
+
+
+@pytest.mark.parametrize("options", [{"maxlen": -5}, {"maxlen": 0}, {"backlog": 0}, {"heartbeat": 0}, {"source_id": ""},
+                                     {"prefix": "a b"}, {"drain_timeout": -1}])
+def test_bad_settings_are_refused_before_anything_is_sent(options):
+    with pytest.raises(ConfigError):
+        RedisConfig("redis://127.0.0.1:1/0", **{"source_id": "x", **options})

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidseg.errors import PromptError, SinkError
+from vidseg.errors import ConfigError, PromptError, SinkError
 from vidseg.masks import Rle, decode_rle, encode_rle
 from vidseg.prompts.commands import Origin, PromptCommand, When
 from vidseg.results import SCHEMA_VERSION, FrameRecord
@@ -66,6 +66,21 @@ class RedisConfig:
     side_maxlen: int = 10_000
     accept_prompts: bool = True
     drain_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("maxlen", "backlog", "side_maxlen"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"Redis {name} must be a whole number >= 1; found {value!r}")
+        for name in ("connect_timeout", "heartbeat"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"Redis {name} must be > 0 seconds; found {getattr(self, name)!r}")
+        if not self.drain_timeout >= 0:
+            raise ConfigError(f"Redis drain_timeout must be >= 0 seconds; found {self.drain_timeout!r}")
+        for name in ("source_id", "prefix"):
+            value = getattr(self, name)
+            if not value or any(ch.isspace() for ch in value):
+                raise ConfigError(f"Redis {name} must be a non-empty name without spaces; found {value!r}")
 
     def key(self, kind: str) -> str:
         """``{prefix}:{source_id}:{kind}`` (kind: frames, status, events, prompts)."""
