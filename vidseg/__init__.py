@@ -1,5 +1,72 @@
-"""vidseg: video segmentation streaming pipeline (SAM 2 tracking, semantic models, Redis, mask videos)."""
+"""vidseg: video segmentation streaming pipeline (SAM 2 tracking, semantic models, Redis, mask videos).
+
+The main entry points, imported on first use (``import vidseg`` itself loads neither torch nor
+PyAV)::
+
+    import vidseg
+
+    source = vidseg.open_source("clip.mp4")                       # frames with their timestamps
+    tracker = vidseg.build_tracker("vidseg_synthetic_tiny")        # weights + one tracking session
+    report = vidseg.run_job(vidseg.JobConfig("clip.mp4", out=Path("out"), prompts=...))
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS = {
+    "Frame": "vidseg.types",
+    "Prompt": "vidseg.types",
+    "TrackingResult": "vidseg.types",
+    "FrameKey": "vidseg.results",
+    "FrameRecord": "vidseg.results",
+    "FrameResult": "vidseg.results",
+    "Event": "vidseg.results",
+    "EventKind": "vidseg.results",
+    "VidsegError": "vidseg.errors",
+    "open_source": "vidseg.sources",
+    "build_model": "vidseg.models.tracking",
+    "build_tracker": "vidseg.models.tracking",
+    "Sam2Model": "vidseg.models.tracking",
+    "Sam2Tracker": "vidseg.models.tracking",
+    "JobConfig": "vidseg.pipeline.job",
+    "JobReport": "vidseg.pipeline.status",
+    "JobStatus": "vidseg.pipeline.status",
+    "run_job": "vidseg.pipeline.job",
+    "PromptCommand": "vidseg.prompts.commands",
+    "ScheduledPrompt": "vidseg.prompts.spec",
+    "RedisConfig": "vidseg.sinks.redis.schema",
+    "redact_url": "vidseg.redact",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from vidseg.errors import VidsegError
+    from vidseg.models.tracking import Sam2Model, Sam2Tracker, build_model, build_tracker
+    from vidseg.pipeline.job import JobConfig, run_job
+    from vidseg.pipeline.status import JobReport, JobStatus
+    from vidseg.prompts.commands import PromptCommand
+    from vidseg.prompts.spec import ScheduledPrompt
+    from vidseg.redact import redact_url
+    from vidseg.results import Event, EventKind, FrameKey, FrameRecord, FrameResult
+    from vidseg.sinks.redis.schema import RedisConfig
+    from vidseg.sources import open_source
+    from vidseg.types import Frame, Prompt, TrackingResult
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vidseg' has no attribute {name!r}; the public API is {__all__}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

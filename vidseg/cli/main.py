@@ -57,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--objects", type=int, default=1, help="shapes in the clip (all are prompted)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     demo.add_argument(
-        "--redis", default=None, metavar="URL",
-        help="publish to this Redis (default: a private redis-server on a free loopback port, when installed)",
+        "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
+        help="publish to this Redis (default: $VIDSEG_REDIS_URL, else a private redis-server on a free loopback "
+        "port when one is installed)",
     )
     demo.add_argument("--no-redis", action="store_true", help="write files only")
 
@@ -85,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     redis_group = run.add_argument_group("Redis output")
     redis_group.add_argument(
-        "--redis", default=None, metavar="URL", help="also publish every frame to Redis (redis://, rediss://, unix://)"
+        "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
+        help="publish every frame to Redis (redis://, rediss://, unix://; default $VIDSEG_REDIS_URL)",
     )
     redis_group.add_argument("--source-id", default=None, help="stream name part (default: the source file's stem)")
     redis_group.add_argument("--redis-prefix", default="vidseg", help="key prefix (default vidseg)")
@@ -131,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
         "{prefix}:{source_id}:events. Same syntax as `vidseg run`, without @WHEN.",
     )
     prompt.add_argument("source_id", help="the run's source id (its --source-id, by default the file's stem)")
-    prompt.add_argument("--redis", required=True, metavar="URL", help="redis://, rediss:// or unix:// URL")
+    prompt.add_argument("--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
+                        help="redis://, rediss:// or unix:// URL (default $VIDSEG_REDIS_URL)")
     prompt.add_argument("--prefix", default="vidseg", help="key prefix (default vidseg)")
     prompt.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL]")
     prompt.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2")
@@ -366,12 +369,14 @@ def _send_prompts(args: argparse.Namespace) -> int:
 
     import redis
 
-    from vidseg.errors import PromptError
+    from vidseg.errors import ConfigError, PromptError
     from vidseg.prompts.spec import parse_cli_prompts
     from vidseg.redact import redact_url
     from vidseg.sinks.redis.client import as_vidseg_error, connect
     from vidseg.sinks.redis.schema import RedisConfig, encode_prompt, encode_removal
 
+    if args.redis is None:
+        raise ConfigError("vidseg prompt needs the run's Redis: give --redis URL or set VIDSEG_REDIS_URL")
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
     if not prompts and not args.remove:
         raise PromptError("no prompt given: add --point, --box, --mask or --remove")

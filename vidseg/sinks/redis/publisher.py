@@ -22,6 +22,7 @@ The ``status`` stream gets the run's state (``starting``, ``running``, ``reconne
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -247,6 +248,16 @@ class RedisPublisher:
                 error=str(self.error) if self.error is not None else None,
             )
 
+    def _send_final_status(self) -> None:
+        """After a permanent error on one stream, one try to tell the status stream why (it may
+        still take entries, e.g. when only the frames key holds another type)."""
+        with self._cond:
+            statuses = [e for e in self._backlog if e.key == self.config.key("status")]
+        if statuses:
+            final = statuses[-1]
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.client.xadd(final.key, final.fields, maxlen=final.maxlen, approximate=True)
+
     def close(self, state: RunState = RunState.STOPPED, error: str | None = None, timeout: float | None = None) -> None:
         """Queue the final status, send what is left for up to ``timeout`` seconds (default the
         config's ``drain_timeout``; nothing more once aborted), and stop the thread: it never
@@ -269,6 +280,8 @@ class RedisPublisher:
         if self._thread.is_alive():  # blocked in a socket call: closing the connection ends it
             self.client.connection_pool.disconnect()
             self._thread.join(5.0)
+        if self.error is not None and not self._abort.is_set():
+            self._send_final_status()
         left = self.summary().not_sent
         if left:
             log.error("Redis at %s: %d frame entries not sent", self._where, left)
