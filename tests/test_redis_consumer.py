@@ -51,10 +51,10 @@ def test_prompt_command_adds_an_entry_the_run_can_read(redis_server: RedisServer
                  "--request-id", "req"])  # fmt: skip
     assert code == 0 and "vidseg:cam:prompts" in capsys.readouterr().out
     client = redis.Redis.from_url(redis_server.url)
-    ((entry_id, fields),) = client.xrange("vidseg:cam:prompts")
-    remote = decode_prompt(fields, entry_id.decode())
+    ((_, fields),) = client.xrange("vidseg:cam:prompts")
+    remote = decode_prompt(fields)
     assert remote.prompt is not None and remote.obj_id == 2 and remote.prompt.points == ((10.0, 20.0), (30.0, 5.0))
-    assert remote.prompt.labels == (1, 0) and remote.request_id == "req" and remote.pts is None
+    assert remote.prompt.labels == (1, 0) and remote.request_id == "req" and remote.when.pts is None
     client.close()
 
 

@@ -43,7 +43,31 @@ _EXPORTS = {
     "redact_url": "vidseg.redact",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Event",
+    "EventKind",
+    "Frame",
+    "FrameKey",
+    "FrameRecord",
+    "FrameResult",
+    "JobConfig",
+    "JobReport",
+    "JobStatus",
+    "Prompt",
+    "PromptCommand",
+    "RedisConfig",
+    "Sam2Model",
+    "Sam2Tracker",
+    "ScheduledPrompt",
+    "TrackingResult",
+    "VidsegError",
+    "__version__",
+    "build_model",
+    "build_tracker",
+    "open_source",
+    "redact_url",
+    "run_job",
+]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from vidseg.errors import VidsegError

@@ -211,6 +211,6 @@ def test_join_pairs_two_branches_by_key_and_discards_items_whose_partner_was_dro
 def test_a_helper_thread_can_fail_the_run():
     pipeline = _chain(iter(range(10_000_000)), ("pass", lambda x: x), ("sink", lambda x: time.sleep(0.001)))
     threading.Timer(0.3, lambda: pipeline.fail("prompts", OSError("reader died"))).start()
-    with pytest.raises(PipelineError, match="prompts.*reader died"):
+    with pytest.raises(PipelineError, match=r"prompts.*reader died"):
         pipeline.run(deadline=5)
     assert _no_threads_left()

@@ -127,7 +127,7 @@ def _private_redis(config: DemoConfig, stack: contextlib.ExitStack) -> str | Non
                  "to see it publish too)")  # fmt: skip
         return None
     server = stack.enter_context(LocalRedisServer())
-    log.info("started a private redis-server on 127.0.0.1:%d for the demo", server.port)
+    log.debug("started a private redis-server on 127.0.0.1:%d for the demo", server.port)
     return server.url
 
 

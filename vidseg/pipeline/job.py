@@ -104,6 +104,7 @@ def run_job(
         _wire(pipeline, source, TrackStage(weights.session(), router), results, opened, config)
         run_started = time.perf_counter()
         error = _run(pipeline)
+        run_seconds = time.perf_counter() - run_started
         status = _status(error, stop, abort)
         reports, close_error = _close_sinks(opened, status, error, pipeline.stuck)
         error = error or close_error
@@ -113,7 +114,7 @@ def run_job(
                                 "or whether the file is damaged")  # fmt: skip
         status = _status(error, stop, abort)
         report = JobReport(status, source.stats.decoded, results.frames, source.stats.skipped_corrupt,
-                           time.time() - started, time.perf_counter() - run_started, config.out,
+                           time.time() - started, run_seconds, config.out,
                            str(error) if error else None, pipeline.dropped)  # fmt: skip
         if config.out is not None:
             Manifest(report, started, source.info, source.stats, weights.info, _commands(config), router.waiting(),

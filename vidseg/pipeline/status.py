@@ -15,6 +15,9 @@ class JobStatus(str, Enum):
     ABORTED = "aborted"  # aborted (a second Ctrl-C): the frames in flight were dropped
     FAILED = "failed"  # a stage, a sink or the prompt reader failed (the error says which)
 
+    def __str__(self) -> str:  # "completed", also in f-strings
+        return self.value
+
     @property
     def exit_code(self) -> int:
         """The command line's exit status: 0, 130 for a stop or abort, 1 for a failure."""

@@ -116,7 +116,8 @@ def test_the_reader_survives_bad_entries_and_applies_a_valid_prompt_sent_after_t
         inbox.close()
         client.close()
     assert [e.kind for e in events] == [EventKind.PROMPT_REJECTED] * 3 + [EventKind.PROMPT_APPLIED]
-    assert "not UTF-8" in events[0].detail and "JSON" in events[1].detail or "nested" in events[1].detail
+    assert "not UTF-8" in events[0].detail
+    assert "nested too deeply" in events[1].detail or "JSON" in events[1].detail
     assert (events[2].obj_id, events[2].request_id) == (3, "r3")
     assert events[3].request_id == "ok" and [p.obj_id for p in target.added] == [2]
     assert not failures and inbox.read == 4
