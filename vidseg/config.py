@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +36,44 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
+def _check_type(value: Any, hint: Any, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` fits a simple annotation (str, int, float,
+    bool, None, and unions of them); other annotations are not checked here."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    simple = {str, int, float, bool, type(None)}
+    if not all(o in simple for o in options):
+        return
+    ok = any(
+        (value is None and o is type(None))
+        or (o is bool and isinstance(value, bool))
+        or (o is int and isinstance(value, int) and not isinstance(value, bool))
+        or (o is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (o is str and isinstance(value, str))
+        for o in options
+    )
+    if not ok:
+        expected = " or ".join("null" if o is type(None) else o.__name__ for o in options)
+        raise ConfigError(f"{where} must be {expected}; found {type(value).__name__} {value!r:.40}")
+
+
 def _build(cls: type[Any], values: dict[str, Any], where: str) -> Any:
     names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(names))
+    unknown = sorted(map(str, set(values) - set(names)))
     if unknown:
         raise ConfigError(f"unknown option(s) {unknown} in {where}; expected some of {sorted(names)}")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
         sub = names[key].default_factory if names[key].default_factory is not dataclasses.MISSING else None
-        if sub is not None and dataclasses.is_dataclass(sub) and isinstance(value, dict):
+        if sub is not None and dataclasses.is_dataclass(sub):
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{where}.{key} must be a mapping of options (e.g. {key}: {{model: ...}}); "
+                    f"found {type(value).__name__} {value!r:.40}"
+                )
             kwargs[key] = _build(sub, value, f"{where}.{key}")
         else:
+            _check_type(value, hints[key], f"{where}.{key}")
             kwargs[key] = value
     return cls(**kwargs)
 
@@ -61,9 +90,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, A
         if not file.is_file():
             raise ConfigError(f"config file {file} does not exist; presets live in configs/*.yaml")
         try:
-            loaded = yaml.safe_load(file.read_text()) or {}
+            loaded = yaml.safe_load(file.read_bytes().decode("utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {file} is not text (not UTF-8); expected a YAML preset") from None
+        except RecursionError:
+            raise ConfigError(f"config file {file} is nested too deeply to be a preset") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {file} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {file} must hold a mapping of sections; found {type(loaded).__name__}")
         data = loaded

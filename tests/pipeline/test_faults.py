@@ -185,3 +185,40 @@ def test_a_run_with_neither_out_nor_redis_is_refused(tmp_path):
     proc = _vidseg("run", str(source), "--point", "5,5", "--random-weights", cwd=tmp_path)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "nothing to write" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("backlog", [1000, 3], ids=["backlog-never-fills", "backlog-fills"])
+def test_a_redis_outage_is_never_reported_as_success(tmp_path, redis_server, backlog):
+    """Redis killed mid-run and left down: the file run waits up to --redis-wait, then fails,
+    and the manifest counts what was not sent; whether or not the backlog filled meanwhile."""
+    clip = moving_shapes_clip(num_frames=60, height=96, width=128, num_objects=1, seed=5, fps=25)
+    source = write_clip_video(clip, tmp_path / "clip.mp4", fps=25)
+    client = redis.Redis.from_url(redis_server.url)
+    config = JobConfig(
+        source=str(source), out=tmp_path / "o",
+        prompts=(ScheduledPrompt(Prompt(1, points=((60.0, 40.0),), labels=(1,))),),
+        tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"),
+        redis=RedisConfig(redis_server.url, source_id="out", backlog=backlog, outage_limit=2.0),
+    )  # fmt: skip
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _catch(errors, run_job, config, show_progress=False))
+    thread.start()
+    _wait_for(lambda: client.exists("vidseg:out:frames") and client.xlen("vidseg:out:frames") >= 5)
+    client.close()
+    redis_server.stop(signal.SIGKILL)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert errors and isinstance(errors[0], PipelineError) and "not sent" in str(errors[0])
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "unreachable for more than 2 s" in manifest["error"]
+    sent, lost = manifest["redis"]["sent"], manifest["redis"]["not_sent"] + manifest["redis"]["dropped"]
+    assert sent >= 5 and lost > 0
+    assert sent + lost == {s["name"]: s["frames"] for s in manifest["sinks"]}["redis"]
+    assert _vidseg_threads() == []
+
+
+def _catch(errors: list[BaseException], fn: object, *args: object, **kwargs: object) -> None:
+    try:
+        fn(*args, **kwargs)  # type: ignore[operator]
+    except BaseException as exc:
+        errors.append(exc)

@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     redis_group.add_argument(
         "--redis-no-prompts", action="store_true", help="do not read prompts from {prefix}:{source_id}:prompts"
     )
+    redis_group.add_argument(
+        "--redis-wait", type=float, default=60.0, metavar="SECONDS",
+        help="how long a file run waits for an unreachable Redis before it fails, counting what was not sent "
+        "(default 60)",
+    )
     _add_model_args(run)
 
     info = sub.add_parser("info", help="describe what a source holds")
@@ -340,6 +345,7 @@ def _run_job(args: argparse.Namespace) -> int:
             prefix=args.redis_prefix,
             maxlen=args.redis_maxlen,
             accept_prompts=not args.redis_no_prompts,
+            outage_limit=args.redis_wait,
         )
     config = JobConfig(
         source=args.source,
@@ -438,9 +444,30 @@ def _list_models() -> int:
     return 0
 
 
+_VALUE_FLAGS = ("--point", "--box", "--mask")
+
+
+def _join_dashed_values(argv: Sequence[str]) -> list[str]:
+    """``--point -3:10,10`` as ``--point=-3:10,10``: argparse would take the value for an option
+    and print its usage; the prompt parser then says what is wrong with it."""
+    out: list[str] = []
+    items = list(argv)
+    k = 0
+    while k < len(items):
+        item = items[k]
+        nxt = items[k + 1] if k + 1 < len(items) else None
+        if item in _VALUE_FLAGS and nxt is not None and nxt.startswith("-") and not nxt.startswith("--"):
+            out.append(f"{item}={nxt}")
+            k += 2
+            continue
+        out.append(item)
+        k += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidseg`` console script."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_join_dashed_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

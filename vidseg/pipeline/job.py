@@ -97,33 +97,65 @@ def run_job(
         weights = model or build_model(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
         pipeline = Pipeline(stop, abort)
         chosen = list(sinks) if sinks is not None else _sinks(config, router, pipeline)
+        record = _RunRecord(config, started, source, weights, router, pipeline, chosen)
         results = ResultStage(lambda: pipeline.dropped, config.visible_threshold,
-                              Progress(_expected_frames(source.info, config)) if show_progress else None)  # fmt: skip
+                              Progress(_expected_frames(source.info, config)) if show_progress else None,
+                              on_frame=record.tick)  # fmt: skip
+        record.results = results
         context = RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort)
         opened = _open_sinks(chosen, context, cleanup)
+        record.tick(force=True)  # a manifest from the start: a killed run still says how far it got
         _wire(pipeline, source, TrackStage(weights.session(), router), results, opened, config)
         run_started = time.perf_counter()
         error = _run(pipeline)
         run_seconds = time.perf_counter() - run_started
-        status = _status(error, stop, abort)
-        reports, close_error = _close_sinks(opened, status, error, pipeline.stuck)
+        reports, close_error = _close_sinks(opened, _status(error, stop, abort), error, pipeline.stuck)
         error = error or close_error
         if error is None and results.frames == 0 and not stop.is_set():
             error = SourceError(f"no frame was decoded from {config.source} between --start {config.start} and "
                                 f"--end {config.end} (the source lasts {source.info.duration} s); check the times, "
                                 "or whether the file is damaged")  # fmt: skip
-        status = _status(error, stop, abort)
-        report = JobReport(status, source.stats.decoded, results.frames, source.stats.skipped_corrupt,
-                           time.time() - started, run_seconds, config.out,
-                           str(error) if error else None, pipeline.dropped)  # fmt: skip
-        if config.out is not None:
-            Manifest(report, started, source.info, source.stats, weights.info, _commands(config), router.waiting(),
-                     replace(config, prompts=()), reports, pipeline.timings, pipeline.drops,
-                     _missing(report, source.info, config)).write(config.out)  # fmt: skip
+        report = record.report(_status(error, stop, abort), error, run_seconds)
+        record.write(report, reports, _missing(report, source.info, config))
         _log_end(report, router.waiting(), weights.info.random_weights)
     if error is not None:
         raise error
     return report
+
+
+class _RunRecord:
+    """What the run has done, as a :class:`JobReport` and as ``manifest.json`` (kept current
+    while the run goes on, at most every ``MANIFEST_EVERY`` seconds, and written at the end)."""
+
+    MANIFEST_EVERY = 2.0
+
+    def __init__(self, config: JobConfig, started: float, source: Source, weights: Sam2Model, router: PromptRouter,
+                 pipeline: Pipeline, sinks: list[Sink]) -> None:  # fmt: skip
+        self.config, self.started, self.source, self.weights = config, started, source, weights
+        self.router, self.pipeline, self.sinks = router, pipeline, sinks
+        self.results: ResultStage | None = None
+        self._last_tick = 0.0
+
+    def report(self, status: JobStatus, error: BaseException | None, run_seconds: float) -> JobReport:
+        processed = self.results.frames if self.results is not None else 0
+        return JobReport(status, self.source.stats.decoded, processed, self.source.stats.skipped_corrupt,
+                         time.time() - self.started, run_seconds, self.config.out,
+                         str(error) if error else None, self.pipeline.dropped)  # fmt: skip
+
+    def write(self, report: JobReport, reports: Sequence[SinkReport], missing: int | None = None) -> None:
+        if self.config.out is None or not self.config.out.is_dir():
+            return
+        Manifest(report, self.started, self.source.info, self.source.stats, self.weights.info,
+                 _commands(self.config), self.router.waiting(), replace(self.config, prompts=()), reports,
+                 self.pipeline.timings, self.pipeline.drops, missing).write(self.config.out)  # fmt: skip
+
+    def tick(self, force: bool = False) -> None:
+        """Write a ``running`` manifest when the last one is older than ``MANIFEST_EVERY`` s."""
+        now = time.monotonic()
+        if self.config.out is None or (not force and now - self._last_tick < self.MANIFEST_EVERY):
+            return
+        self._last_tick = now
+        self.write(self.report(JobStatus.RUNNING, None, 0.0), [sink.report() for sink in self.sinks])
 
 
 def _source_id(config: JobConfig) -> str:
@@ -259,6 +291,8 @@ def _expected_frames(info: SourceInfo, config: JobConfig) -> int | None:
 def _missing(report: JobReport, info: SourceInfo, config: JobConfig) -> int | None:
     """Frames the container declares but the decoder never produced (whole-file runs only)."""
     if report.status is not JobStatus.COMPLETED or not info.frames or config.end is not None or config.start:
+        return None
+    if not info.frames_declared:  # an estimate (duration x rate) is no count to miss frames from
         return None
     missing = max(0, info.frames - report.frames_read)
     if missing:

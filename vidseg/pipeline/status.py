@@ -10,6 +10,7 @@ from pathlib import Path
 class JobStatus(str, Enum):
     """The end state of a run."""
 
+    RUNNING = "running"  # still going (a manifest written while the run goes on says so)
     COMPLETED = "completed"  # the source ended and every output was written
     INTERRUPTED = "interrupted"  # stopped (Ctrl-C, SIGTERM, the caller): the frames in flight finished
     ABORTED = "aborted"  # aborted (a second Ctrl-C): the frames in flight were dropped

@@ -51,10 +51,15 @@ class ResultStage:
         dropped: frames dropped so far in all (buffer policies and the source), read per frame.
         threshold: presence score above which an object counts as visible.
         progress: where progress is reported, if anywhere.
+        on_frame: called after each frame (e.g. to keep the manifest current).
     """
 
-    def __init__(self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None) -> None:
+    def __init__(
+        self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None,
+        on_frame: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         self._dropped = dropped
+        self._on_frame = on_frame
         self._threshold = threshold
         self._progress = progress
         self._objects = ObjectEvents()
@@ -79,6 +84,8 @@ class ResultStage:
         self.frames += 1
         if self._progress is not None:
             self._progress.update()
+        if self._on_frame is not None:
+            self._on_frame()
         return result
 
     def stats(self) -> RunStats:

@@ -38,6 +38,12 @@ class ScheduledPrompt:
     frame: int | None = None
     time: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.frame is not None and self.frame < 0:
+            raise PromptError(f"a prompt's frame must be >= 0 (frames count from 0); found {self.frame}")
+        if self.time is not None and not (0 <= self.time < float("inf")):
+            raise PromptError(f"a prompt's time must be >= 0 seconds (from the stream's start); found {self.time}")
+
     def due(self, frame: Frame, origin: float = 0.0) -> bool:
         """Whether to apply on ``frame``; times count from ``origin`` (the stream's start time)."""
         if self.frame is not None:
@@ -58,13 +64,18 @@ class ScheduledPrompt:
         return out
 
 
+MAX_PROMPT_FILE = 10_000_000  # characters: a prompts file is small; a bigger one is another file
+
 _SPEC = re.compile(r"^(?:(?P<id>\d+):)?(?P<body>[^@]+?)(?:@(?P<when>[0-9.]+s?))?$")
 
 
 def _split(spec: str, what: str) -> tuple[int, str, int | None, float | None]:
     match = _SPEC.match(spec.strip())
     if not match:
-        raise PromptError(f"cannot read {what} {spec!r}; see `vidseg run --help` for the syntax")
+        raise PromptError(
+            f"cannot read {what} {spec!r}: expected [ID:]X,Y[,LABEL][@WHEN] (--point), [ID:]X1,Y1,X2,Y2[@WHEN] "
+            "(--box) or [ID:]FILE[@WHEN] (--mask), with ID a whole number >= 1; see `vidseg run --help`"
+        )
     obj_id = int(match["id"]) if match["id"] else 1
     when = match["when"]
     frame = time = None
@@ -146,20 +157,35 @@ def load_prompt_file(path: str | Path) -> list[ScheduledPrompt]:
     file = Path(path)
     if not file.is_file():
         raise PromptError(f"prompt file {file} does not exist")
-    text = file.read_text()
+    try:
+        text = file.read_bytes()[: MAX_PROMPT_FILE + 1].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptError(
+            f"prompt file {file} is not text (byte {exc.start} is not UTF-8); expected a JSON or YAML list of prompts"
+        ) from None
+    except OSError as exc:
+        raise PromptError(f"cannot read prompt file {file}: {exc.strerror or exc}") from None
+    if len(text) > MAX_PROMPT_FILE:
+        raise PromptError(f"prompt file {file} is larger than {MAX_PROMPT_FILE // 1_000_000} MB; is it the right file?")
     try:
         data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise PromptError(f"prompt file {file} is not valid JSON/YAML: {exc}") from exc
+    except RecursionError:
+        raise PromptError(f"prompt file {file} is nested too deeply to be a list of prompts") from None
+    except (ValueError, yaml.YAMLError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PromptError(f"prompt file {file} is not valid JSON/YAML: {why}") from None
     if not isinstance(data, list):
         raise PromptError(f"prompt file {file} must hold a list of prompts; found {type(data).__name__}")
     out = []
     for k, item in enumerate(data):
         if not isinstance(item, dict):
-            raise PromptError(f"prompt {k} in {file} must be a mapping; found {item!r:.60}")
+            raise PromptError(f"prompt {k} in {file} must be a mapping; found a {type(item).__name__}")
         unknown = set(item) - {"id", "points", "labels", "box", "mask", "frame", "time"}
         if unknown:
-            raise PromptError(f"prompt {k} in {file} has unknown keys {sorted(unknown)}")
+            raise PromptError(
+                f"prompt {k} in {file} has unknown keys {sorted(map(str, unknown))[:5]}; expected some of "
+                "id, points, labels, box, mask, frame, time"
+            )
         try:
             points = tuple((float(p[0]), float(p[1])) for p in item.get("points", []))
             labels = tuple(int(v) for v in item.get("labels", [1] * len(points)))
@@ -168,7 +194,12 @@ def load_prompt_file(path: str | Path) -> list[ScheduledPrompt]:
             prompt = Prompt(int(item.get("id", 1)), points=points, labels=labels, box=box, mask=mask)  # type: ignore[arg-type]
             frame = int(item["frame"]) if item.get("frame") is not None else None
             time = float(item["time"]) if item.get("time") is not None else None
-        except (TypeError, ValueError, IndexError) as exc:
-            raise PromptError(f"prompt {k} in {file} is malformed: {exc}") from exc
+        except PromptError as exc:
+            raise PromptError(f"prompt {k} in {file}: {exc}") from None
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
+            raise PromptError(
+                f"prompt {k} in {file} is malformed ({type(exc).__name__}: {str(exc)[:100]}); expected "
+                "{id: N, points: [[x, y], ...], labels: [1, ...], box: [x1, y1, x2, y2], mask: FILE, frame: N | time: S}"
+            ) from None
         out.append(ScheduledPrompt(prompt, frame, time))
     return out

@@ -29,6 +29,8 @@ class SourceInfo:
         rotation: counterclockwise degrees the display matrix asks for (frames come out rotated).
         start_time: time of the stream's first frame (MPEG-TS and edited MP4s rarely start at 0);
             ``--start``, ``--end`` and prompt times count from it.
+        frames_declared: ``frames`` is a count the container declares (not an estimate from
+            duration x rate, which a variable frame rate makes wrong).
     """
 
     uri: str
@@ -44,11 +46,14 @@ class SourceInfo:
     time_base: Fraction | None
     rotation: int = 0
     start_time: float = 0.0
+    frames_declared: bool = False
 
     def lines(self) -> list[str]:
         """Human-readable description, one fact per line (``vidseg info``)."""
         fps = f"{self.fps:.3f}" if self.fps else "unknown"
         frames = str(self.frames) if self.frames is not None else "unknown"
+        if self.frames is not None and not self.frames_declared:
+            frames += " (estimated from duration x frame rate)"
         duration = f"{self.duration:.3f} s" if self.duration is not None else "unknown"
         return [
             f"source:     {self.uri}",
@@ -85,6 +90,9 @@ class FrameSelector:
     def __post_init__(self) -> None:
         if self.every < 1:
             raise SourceError(f"--every must be >= 1; found {self.every}")
+        for name, value in (("--start", self.start), ("--end", self.end)):
+            if value is not None and not (0 <= value < float("inf")):
+                raise SourceError(f"{name} must be a time >= 0 seconds from the stream's start; found {value}")
         if self.start is not None and self.end is not None and self.end < self.start:
             raise SourceError(f"--end ({self.end} s) is before --start ({self.start} s)")
 

@@ -76,8 +76,11 @@ class FileSource:
         self._path = Path(path)
         self._container = _open(self._path)
         if not self._container.streams.video:
+            holds = self._describe_streams()  # before closing: a closed container lists nothing
             self._container.close()
-            raise SourceFormatError(f"{self._path} has no video stream (it holds: {self._describe_streams()})")
+            raise SourceFormatError(
+                f"{self._path} has no video stream (it holds: {holds}); give a file with video, e.g. MP4 or MKV"
+            )
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._start = start
@@ -90,7 +93,10 @@ class FileSource:
             raise
 
     def _describe_streams(self) -> str:
-        kinds = [s.type for s in self._container.streams]
+        kinds = []
+        for stream in self._container.streams:
+            codec = getattr(getattr(stream, "codec_context", None), "name", None)
+            kinds.append(f"{stream.type} ({codec})" if codec else str(stream.type))
         return ", ".join(kinds) if kinds else "no streams"
 
     def _probe(self) -> SourceInfo:
@@ -121,6 +127,7 @@ class FileSource:
             time_base=Fraction(stream.time_base) if stream.time_base is not None else None,
             rotation=rotation,
             start_time=float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0,
+            frames_declared=bool(stream.frames),
         )
 
     def _first_rotation(self) -> int:

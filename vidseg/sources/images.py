@@ -90,6 +90,7 @@ class ImageFolderSource:
             container="image sequence",
             pix_fmt="rgb24",
             time_base=1 / self._fps,
+            frames_declared=True,
         )
 
     @property
@@ -115,6 +116,12 @@ class ImageFolderSource:
                 self._stats.skipped_corrupt += 1
                 log.warning("skipped unreadable image %s: %s", path, exc)
                 continue
+            if image.shape[:2] != (self._info.height, self._info.width):
+                raise SourceFormatError(
+                    f"image {path} is {image.shape[1]}x{image.shape[0]}, but the sequence started at "
+                    f"{self._info.width}x{self._info.height} ({self._paths[0].name}): every image of a sequence "
+                    "must have one size; resize or remove it"
+                )
             self._stats.decoded += 1
             yield Frame(image=image, index=self._stats.emitted, pts=pts, time_base=time_base, time=time,
                         source_id=self._source_id, name=path.stem)  # fmt: skip

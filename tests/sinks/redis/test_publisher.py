@@ -216,7 +216,7 @@ def test_unreachable_redis_is_a_connection_error():
 
 
 @pytest.mark.parametrize("options", [{"maxlen": -5}, {"maxlen": 0}, {"backlog": 0}, {"heartbeat": 0}, {"source_id": ""},
-                                     {"prefix": "a b"}, {"drain_timeout": -1}])
+                                     {"prefix": "a b"}, {"outage_limit": -1}])
 def test_bad_settings_are_refused_before_anything_is_sent(options):
     with pytest.raises(ConfigError):
         RedisConfig("redis://127.0.0.1:1/0", **{"source_id": "x", **options})

@@ -91,7 +91,7 @@ def build_model(
     cfg = load_model_config(spec.config, overrides)
     net = instantiate_model(cfg, seed=seed)
     if resolved is not None:
-        load_weights(net, resolved.path)
+        load_weights(net, resolved.path, spec.name)
         log.info("loaded %s from %s (sha256 %s)", spec.name, resolved.path, resolved.sha256[:12])
     else:
         warnings.warn(

@@ -72,25 +72,48 @@ def instantiate_model(cfg: Any, seed: int = 0) -> torch.nn.Module:
     return model
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Load a SAM 2 checkpoint (a dict with a ``"model"`` state dict) into ``model``, strictly.
+def load_weights(model: torch.nn.Module, path: Path, name: str = "") -> None:
+    """Load a SAM 2 checkpoint (a dict with a ``"model"`` state dict) into ``model``, strictly;
+    ``name`` (the model's name) makes the error for a checkpoint of another architecture clearer.
 
     Raises:
         CheckpointError: the file is not a SAM 2 checkpoint or does not fit the model.
     """
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    if not isinstance(blob, dict) or "model" not in blob:
-        found = sorted(blob)[:8] if isinstance(blob, dict) else type(blob).__name__
+    except Exception as exc:  # torch raises many types for a bad file, with advice that does not apply
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: it is not a PyTorch checkpoint of tensors, or it is damaged "
+            f"({type(exc).__name__}: {first}); give a SAM 2 .pt file (e.g. sam2.1_hiera_tiny.pt)"
+        ) from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("model"), dict):
+        found = sorted(map(str, blob))[:8] if isinstance(blob, dict) else type(blob).__name__
         raise CheckpointError(
             f"checkpoint {path} is not a SAM 2 checkpoint: expected a dict with a 'model' state dict, found {found}"
         )
-    result = model.load_state_dict(blob["model"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    state = blob["model"]
+    own = model.state_dict()
+    mismatched = [
+        (key, tuple(value.shape), tuple(own[key].shape))
+        for key, value in state.items()
+        if key in own and hasattr(value, "shape") and tuple(value.shape) != tuple(own[key].shape)
+    ]
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    if mismatched or missing or unexpected:
+        detail = []
+        if mismatched:
+            key, theirs, ours = mismatched[0]
+            detail.append(f"{len(mismatched)} tensors of another shape (e.g. {key}: {list(theirs)} in the file, "
+                          f"{list(ours)} in the model)")  # fmt: skip
+        if missing:
+            detail.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        chosen = f"--model {name}" if name else "the chosen model"
         raise CheckpointError(
-            f"checkpoint {path} does not fit the model: {len(result.missing_keys)} missing keys "
-            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys "
-            f"(e.g. {result.unexpected_keys[:3]}); check that --model matches the checkpoint"
+            f"checkpoint {path} does not fit {chosen}: {'; '.join(detail)}. It was made for another "
+            "architecture: choose the --model it was trained as (see `vidseg models`)"
         )
+    model.load_state_dict(state, strict=True)

@@ -27,6 +27,8 @@ class VideoEncoder:
         fps: nominal rate (used when a frame comes without a time).
         options: encoder options.
         container_format: FFmpeg muxer name (default: from the file name).
+        muxer_options: options of the muxer, added to those that keep the file readable after a
+            kill (every packet is written through to the file as it is muxed; MP4 is fragmented).
     """
 
     def __init__(
@@ -40,17 +42,21 @@ class VideoEncoder:
         fps: float,
         options: dict[str, str],
         container_format: str | None = None,
+        muxer_options: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.frames = 0
         self._fps = fps
         self._time_base = time_base
         self._last_pts: int | None = None
-        # Fragmented MP4: playable even if the process dies before `close` writes the index.
-        fragmented = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
-        muxer_options = fragmented if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        # Written through after each packet, and MP4 fragmented (a fragment per keyframe): what was
+        # muxed before a kill stays on disk and readable, though `close` never wrote the index.
+        through = {"flush_packets": "1"}
+        if self.path.suffix.lower() in (".mp4", ".mov"):
+            through["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         try:
-            container: Any = av.open(str(self.path), mode="w", format=container_format, options=muxer_options)
+            container: Any = av.open(str(self.path), mode="w", format=container_format,
+                                     options={**through, **(muxer_options or {})})  # fmt: skip
         except (av.FFmpegError, OSError) as exc:
             raise SinkError(f"cannot create {self.path}: {exc}") from exc
         try:

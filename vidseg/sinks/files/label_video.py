@@ -51,9 +51,11 @@ class LabelVideoWriter:
         self._dtype = np.uint8 if bits == 8 else np.uint16
         self._format = "gray" if bits == 8 else "gray16le"
         options = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 v3, intra-only, checksummed slices
+        # Short clusters (at most 1 s of frames each): a killed run loses at most the last second.
         self._encoder = VideoEncoder(
-            self.path, "ffv1", width, height, self._format, _TIME_BASE, fps, options, container_format="matroska"
-        )
+            self.path, "ffv1", width, height, self._format, _TIME_BASE, fps, options, container_format="matroska",
+            muxer_options={"cluster_time_limit": "1000"},
+        )  # fmt: skip
 
     @property
     def frames(self) -> int:

@@ -24,7 +24,10 @@ class OverlayVideoWriter:
         self.path = Path(path)
         self._even = (height + height % 2, width + width % 2)
         # A preview: cheap to encode, so it hides behind the model even on 2 CPU cores.
-        options = {"crf": str(crf), "preset": "ultrafast", "threads": "1"}
+        # A keyframe (and so a new MP4 fragment, written through to disk) at least every 2 s of
+        # frames: after a kill the preview plays up to a couple of seconds before it.
+        gop = str(max(1, min(250, round(2 * fps))))
+        options = {"crf": str(crf), "preset": "ultrafast", "threads": "1", "g": gop, "keyint_min": gop}
         self._encoder = VideoEncoder(
             self.path, "libx264", self._even[1], self._even[0], "yuv420p", _TIME_BASE, fps, options
         )

@@ -10,8 +10,10 @@ it drops the oldest frame entry and counts the drop.
 - A permanent error (WRONGTYPE, NOPERM, OOM, a bad MAXLEN, wrong credentials) stops the
   publisher: :attr:`RedisPublisher.error` holds a redacted one-line reason, and the next
   :meth:`~RedisPublisher.publish` raises it, so the run fails with that reason.
-- :meth:`RedisPublisher.close` waits for the backlog up to a deadline (not at all on abort); the
-  thread never outlives it.
+- A lossless run waits for an unreachable Redis up to ``outage_limit`` seconds in a row (while
+  the backlog is full, and at the end for what is left); past it, :meth:`~RedisPublisher.publish`
+  raises and :meth:`~RedisPublisher.close` gives up, and the entries not sent are counted. An
+  abort stops every wait at once. The thread never outlives :meth:`~RedisPublisher.close`.
 
 The ``status`` stream gets the run's state (``starting``, ``running``, ``reconnecting``,
 ``stopped``, ``failed``) when it changes and a heartbeat every ``heartbeat`` seconds: fields
@@ -33,7 +35,7 @@ from typing import Any
 
 import redis
 
-from vidseg.errors import SinkError
+from vidseg.errors import RedisConnectionError, SinkError
 from vidseg.redact import redact_url
 from vidseg.results import Event, FrameRecord
 from vidseg.sinks.redis.client import Backoff, ErrorClass, as_vidseg_error, classify, connect, describe
@@ -107,6 +109,7 @@ class RedisPublisher:
         self._last_error: str | None = None
         self._last_status = 0.0
         self._retrying = False
+        self._down_since: float | None = None  # when Redis stopped taking entries (None: it takes them)
         self.error: SinkError | None = None  # a permanent error: the publisher stopped
         self.sent = 0
         self.dropped = 0
@@ -129,6 +132,8 @@ class RedisPublisher:
                 self.config.lossless and self._frames_waiting >= self.config.backlog
                 and self.error is None and not self._abort.is_set() and not self._quit.is_set()
             ):  # fmt: skip
+                if self._outage() >= self.config.outage_limit:
+                    raise RedisConnectionError(self._outage_reason())
                 self._cond.wait(_POLL)
             if self.error is not None:
                 raise self.error
@@ -161,6 +166,14 @@ class RedisPublisher:
                 self._last_error = error
             self._enqueue_status()
             self._cond.notify_all()
+
+    def _outage(self) -> float:
+        """Seconds Redis has been unreachable in a row (0 while it takes entries)."""
+        return 0.0 if self._down_since is None else time.monotonic() - self._down_since
+
+    def _outage_reason(self) -> str:
+        return (f"Redis at {self._where} was unreachable for more than {self.config.outage_limit:.0f} s "
+                f"(--redis-wait); {self._frames_waiting + self.dropped} frame entries not sent")  # fmt: skip
 
     @property
     def backlog(self) -> int:
@@ -213,6 +226,8 @@ class RedisPublisher:
                 delay = next(delays)
                 with self._cond:
                     self._retrying = True
+                    if self._down_since is None:
+                        self._down_since = time.monotonic()
                 log.warning("Redis at %s: %s; retrying in %.1f s (%d frame entries waiting)", self._where,
                             describe(exc, self.config.url), delay, self._frames_waiting)  # fmt: skip
                 if self._quit.wait(delay):
@@ -221,6 +236,7 @@ class RedisPublisher:
             delays.reset()
             with self._cond:
                 self._retrying = False
+                self._down_since = None
                 self._backlog.popleft()
                 if entry.is_frame:
                     self._frames_waiting -= 1
@@ -259,10 +275,11 @@ class RedisPublisher:
                 self.client.xadd(final.key, final.fields, maxlen=final.maxlen, approximate=True)
 
     def close(self, state: RunState = RunState.STOPPED, error: str | None = None, timeout: float | None = None) -> None:
-        """Queue the final status, send what is left for up to ``timeout`` seconds (default the
-        config's ``drain_timeout``; nothing more once aborted), and stop the thread: it never
-        outlives this call (a call blocked on the network is cut by closing the connection)."""
-        timeout = self.config.drain_timeout if timeout is None else timeout
+        """Queue the final status, send what is left while Redis takes it (giving up once it has
+        been unreachable for ``timeout`` seconds in a row, default the config's
+        ``outage_limit``; at once when aborted), and stop the thread: it never outlives this
+        call (a call blocked on the network is cut by closing the connection)."""
+        timeout = self.config.outage_limit if timeout is None else timeout
         with self._cond:
             self._state = state
             if error is not None:
@@ -270,8 +287,12 @@ class RedisPublisher:
             self._enqueue_status()
             self._closing = True
             self._cond.notify_all()
-        until = time.monotonic() + timeout
-        while self._thread.is_alive() and time.monotonic() < until and not self._abort.is_set():
+        began = time.monotonic()
+        while self._thread.is_alive() and not self._abort.is_set():
+            with self._cond:
+                since = self._down_since if self._down_since is not None else began
+            if time.monotonic() - since >= timeout:
+                break
             self._thread.join(_POLL)
         self._quit.set()
         with self._cond:

@@ -51,8 +51,10 @@ class RedisConfig:
         heartbeat: seconds between status entries while running.
         side_maxlen: approximate length kept of the status and events streams.
         accept_prompts: read prompts from ``{prefix}:{source_id}:prompts`` while running.
-        drain_timeout: seconds the end of a run waits for Redis to take what is left of the
-            backlog (an abort does not wait).
+        outage_limit: seconds a lossless (file) run waits for an unreachable Redis, while its
+            backlog is full and at the end for what is left, before it fails with the count of
+            entries not sent. A live run never waits (it drops by its policy); an abort stops
+            waiting at once.
     """
 
     url: str = field(repr=False)  # may hold credentials
@@ -65,7 +67,7 @@ class RedisConfig:
     heartbeat: float = 2.0
     side_maxlen: int = 10_000
     accept_prompts: bool = True
-    drain_timeout: float = 30.0
+    outage_limit: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("maxlen", "backlog", "side_maxlen"):
@@ -75,8 +77,8 @@ class RedisConfig:
         for name in ("connect_timeout", "heartbeat"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"Redis {name} must be > 0 seconds; found {getattr(self, name)!r}")
-        if not self.drain_timeout >= 0:
-            raise ConfigError(f"Redis drain_timeout must be >= 0 seconds; found {self.drain_timeout!r}")
+        if not self.outage_limit >= 0:
+            raise ConfigError(f"Redis outage_limit (--redis-wait) must be >= 0 seconds; found {self.outage_limit!r}")
         for name in ("source_id", "prefix"):
             value = getattr(self, name)
             if not value or any(ch.isspace() for ch in value):

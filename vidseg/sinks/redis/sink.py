@@ -5,6 +5,7 @@ hands them to the run's :class:`~vidseg.prompts.router.PromptRouter`."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,8 @@ class RedisSink:
         self._publisher: RedisPublisher | None = None
         self._inbox: RedisPromptInbox | None = None
         self._model: dict[str, Any] = {}
+        self._unsent: str | None = None  # why entries of a lossless run were not sent
+        self._abort = threading.Event()
         self.frames = 0
 
     def open(self, context: RunContext) -> None:
@@ -62,6 +65,7 @@ class RedisSink:
             return {"fps": now.fps, "dropped": float(now.dropped)}
 
         self._model = model_identity(context.model)
+        self._abort = context.abort
         self._publisher = RedisPublisher(self.config, stats=stats, abort=context.abort)
         try:
             if self.config.accept_prompts and self._router is not None:
@@ -95,6 +99,14 @@ class RedisSink:
         if self._publisher is not None:
             state = RunState.FAILED if status is JobStatus.FAILED else RunState.STOPPED
             self._publisher.close(state, error)
+            summary = self._publisher.summary()
+            lost = summary.not_sent + summary.dropped
+            # A lossless run that could not send everything has failed, unless the user aborted it
+            # (then dropping what was in flight is what was asked for).
+            aborted = status is JobStatus.ABORTED or self._abort.is_set()
+            if self.config.lossless and lost and summary.error is None and not aborted:
+                self._unsent = (f"{lost} of {self.frames} frame entries were not sent to Redis at {summary.url}: "
+                                f"it was unreachable for more than {self.config.outage_limit:.0f} s (--redis-wait)")  # fmt: skip
 
     def report(self) -> SinkReport:
         details: dict[str, Any] = {}
@@ -103,7 +115,7 @@ class RedisSink:
             summary = self._publisher.summary()
             details.update(url=summary.url, stream=summary.stream, sent=summary.sent, dropped=summary.dropped,
                            not_sent=summary.not_sent, events=summary.events)  # fmt: skip
-            error = summary.error
+            error = summary.error or self._unsent
         if self._router is not None:
             details.update(prompts_applied=self._router.applied, prompts_rejected=self._router.rejected)
         if self._inbox is not None:
