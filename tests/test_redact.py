@@ -39,3 +39,11 @@ def test_secrets_quoted_without_their_url_are_cleaned_too():
     assert "Very%Secret" in secrets and "qp-secret" in secrets
     out = redact_text("AUTH failed for operator with Very%Secret (qp-secret)", secrets)
     assert "Very%Secret" not in out and "qp-secret" not in out
+
+
+@pytest.mark.parametrize("password", ["abc#def", "a/b?c", "pa ss", "p@ss", "%41bc", "x:y"])
+def test_passwords_with_url_syntax_in_them_are_still_removed(password):
+    url = f"redis://default:{password}@cache:6379/0"
+    assert password not in redact_url(url) and redact_url(url).endswith("@cache:6379/0")
+    assert password in url_secrets(url)
+    assert password not in redact_text(f"Error connecting to {url}: refused ({password})", url_secrets(url))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 MASK = "***"
 
@@ -31,9 +31,13 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s'\"?#]*)@")
 
 
 def redact_url(url: str) -> str:
-    """``url`` without credentials (user info and secret query values replaced by ``***``); the
-    rest is kept character for character."""
-    return redact_text(url)
+    """``url`` without credentials: everything between ``scheme://`` and the last ``@`` (a
+    password may hold ``@``, ``#``, ``/``, ``?`` or spaces unencoded) and secret query values
+    are replaced by ``***``; the rest is kept character for character."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        rest = f"{MASK}@{rest.rpartition('@')[2]}"
+    return _PARAM.sub(lambda m: f"{m.group(1)}={MASK}", f"{scheme}{sep}{rest}" if sep else url)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -48,17 +52,18 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The secret parts of ``url`` (password, user name, secret query values), to hand to
-    :func:`redact_text` for text that may quote them in another form."""
+    """The secret parts of ``url`` (the password, raw and percent-decoded; a user name of 4 or
+    more characters; secret query values), to hand to :func:`redact_text` for text that may
+    quote them in another form (a library's error message)."""
     found: list[str] = []
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            found.append(parts.password)
-        if parts.username and len(parts.username) >= 4:  # a short user name would blank out common text
-            found.append(parts.username)
-        query = parts.query
-    except ValueError:
-        query = url
-    found += [m.group(2) for m in _PARAM.finditer(query) if m.group(2)]
-    return tuple(sorted(set(found), key=len, reverse=True))  # longest first: no partial replacement
+    _, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo = rest.rpartition("@")[0]
+        user, colon, password = userinfo.partition(":")
+        if colon and password:
+            found += [password, unquote(password)]
+        if len(user) >= 4:  # a short user name would blank out common text
+            found += [user, unquote(user)]
+    found += [m.group(2) for m in _PARAM.finditer(url) if m.group(2)]
+    found += [unquote(m.group(2)) for m in _PARAM.finditer(url) if m.group(2)]
+    return tuple(sorted({f for f in found if f}, key=len, reverse=True))  # longest first: no partial replacement

@@ -4,7 +4,9 @@ runs a job, and later by workers).
 - first signal: ``stop`` (the source stops reading; frames in flight finish; outputs close);
 - second: ``abort`` (frames in flight are dropped; outputs still close and the manifest is
   written; the run ends within its deadline);
-- later ones: ignored with a note, since the run is already ending within that deadline.
+- a third: ``KeyboardInterrupt`` in the main thread. While the run goes on, the job still closes
+  the outputs and writes the manifest (``aborted``); before it starts (a model download, say) it
+  ends the command at once, with nothing written yet.
 
 The exit status follows the convention 128 + the first signal's number: 130 for SIGINT, 143 for
 SIGTERM.
@@ -41,7 +43,7 @@ class SignalBridge:
             log.warning("%s: aborting; dropping the frames in flight, closing the outputs", name)
             self.abort.set()
         else:
-            log.warning("%s: already aborting; the run ends within seconds", name)
+            raise KeyboardInterrupt
 
     @property
     def exit_code(self) -> int:

@@ -60,6 +60,15 @@ class JobConfig:
     sink_policy: SinkPolicy = SinkPolicy.FAIL_RUN
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
 
+    def __post_init__(self) -> None:
+        if isinstance(self.queue_size, bool) or not isinstance(self.queue_size, int) or self.queue_size < 1:
+            raise ConfigError(f"queue_size (frames held between two stages) must be >= 1; found {self.queue_size!r}")
+        if not self.deadline > 0:
+            raise ConfigError(f"deadline (seconds threads get to stop) must be > 0; found {self.deadline!r}")
+        if not 0.0 <= self.visible_threshold <= 1.0:
+            raise ConfigError(f"visible_threshold (a presence probability) must be in [0, 1]; found "
+                              f"{self.visible_threshold!r}")  # fmt: skip
+
 
 def run_job(
     config: JobConfig,
@@ -89,27 +98,28 @@ def run_job(
     started = time.time()
     stop, abort = stop or threading.Event(), abort or threading.Event()
     keep_freed_memory()  # the model runs in a worker thread: keep its memory for the next frame
+    pipeline = Pipeline(stop, abort)
     with contextlib.ExitStack() as cleanup:
         source = open_source(config.source, every=config.every, start=config.start, end=config.end,
                              fps=config.image_fps)  # fmt: skip
-        cleanup.callback(source.close)
+        cleanup.callback(_close_source, source, pipeline)
         router = _router(config, source.info)
         weights = model or build_model(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
-        pipeline = Pipeline(stop, abort)
-        chosen = list(sinks) if sinks is not None else _sinks(config, router, pipeline)
-        record = _RunRecord(config, started, source, weights, router, pipeline, chosen)
-        results = ResultStage(lambda: pipeline.dropped, config.visible_threshold,
-                              Progress(_expected_frames(source.info, config)) if show_progress else None,
-                              on_frame=record.tick)  # fmt: skip
-        record.results = results
-        context = RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort)
-        opened = _open_sinks(chosen, context, cleanup)
+        outputs = _SinkSet(list(sinks) if sinks is not None else _sinks(config, router, pipeline), config.sink_policy)
+        record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
+        progress = Progress(_expected_frames(source.info, config)) if show_progress else None
+        results = record.results = ResultStage(lambda: pipeline.dropped, config.visible_threshold, progress,
+                                               on_frame=record.tick)  # fmt: skip
+        _wire(pipeline, source, TrackStage(weights.session(), router), results, outputs, config)
+        outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
+                     cleanup)  # fmt: skip
         record.tick(force=True)  # a manifest from the start: a killed run still says how far it got
-        _wire(pipeline, source, TrackStage(weights.session(), router), results, opened, config)
         run_started = time.perf_counter()
-        error = _run(pipeline)
+        error = _run(pipeline, config.deadline)
         run_seconds = time.perf_counter() - run_started
-        reports, close_error = _close_sinks(opened, _status(error, stop, abort), error, pipeline.stuck)
+        if progress is not None:
+            progress.finish()
+        reports, close_error = outputs.close(_status(error, stop, abort), error, pipeline.stuck)
         error = error or close_error
         if error is None and results.frames == 0 and not stop.is_set():
             error = SourceError(f"no frame was decoded from {config.source} between --start {config.start} and "
@@ -155,7 +165,10 @@ class _RunRecord:
         if self.config.out is None or (not force and now - self._last_tick < self.MANIFEST_EVERY):
             return
         self._last_tick = now
-        self.write(self.report(JobStatus.RUNNING, None, 0.0), [sink.report() for sink in self.sinks])
+        try:
+            self.write(self.report(JobStatus.RUNNING, None, 0.0), [sink.report() for sink in self.sinks])
+        except OSError as exc:  # the final manifest is what counts; a missed update is not a failure
+            log.warning("could not update %s/manifest.json: %s", self.config.out, exc)
 
 
 def _source_id(config: JobConfig) -> str:
@@ -194,86 +207,113 @@ def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline) -> list[
     return sinks
 
 
-def _open_sinks(sinks: list[Sink], context: RunContext, cleanup: contextlib.ExitStack) -> list[Sink]:
-    if not sinks:
-        raise ConfigError("a run needs at least one sink (files, Redis)")
-    opened: list[Sink] = []
-    try:
-        for sink in sinks:
+def _close_source(source: Source, pipeline: Pipeline) -> None:
+    if "decode" in pipeline.stuck:  # never close a container under a live decoder
+        log.error("the decoder did not stop within the deadline: the source is left open")
+        return
+    source.close()
+
+
+class _SinkSet:
+    """The run's sinks: opened in order (Redis first, so an unreachable server stops the run
+    before any file exists), each written through a guard that applies the failure policy, and
+    closed in reverse order, each even if another fails."""
+
+    def __init__(self, sinks: list[Sink], policy: SinkPolicy) -> None:
+        if not sinks:
+            raise ConfigError("a run needs at least one sink (files, Redis)")
+        self.sinks = sinks
+        self.policy = policy
+        self.failures: dict[str, BaseException] = {}  # sinks switched off (policy CONTINUE)
+        self._opened: list[Sink] = []
+
+    def open(self, context: RunContext, cleanup: contextlib.ExitStack) -> None:
+        cleanup.callback(self._close_if_open)  # an exception before the run ends still closes them
+        for sink in self.sinks:
             sink.open(context)
-            opened.append(sink)
-    except BaseException as exc:
-        for sink in reversed(opened):  # close what was opened; the run never started
-            with contextlib.suppress(Exception):
-                sink.close(JobStatus.FAILED, str(exc))
-        raise
-    return opened
+            self._opened.append(sink)
+
+    def _close_if_open(self) -> None:
+        if self._opened:
+            self.close(JobStatus.FAILED, None, [])
+
+    def writer(self, sink: Sink) -> Callable[[FrameResult], None]:
+        """``sink.write``, where a failure fails the run or switches the sink off (reported)."""
+
+        def write(result: FrameResult) -> None:
+            if sink.name in self.failures:
+                return
+            try:
+                sink.write(result)
+            except Exception as exc:
+                if self.policy is SinkPolicy.FAIL_RUN:
+                    raise
+                self.failures[sink.name] = exc
+                log.error("sink %s failed and is switched off (the run goes on): %s", sink.name, exc)
+
+        return write
+
+    def close(self, status: JobStatus, error: BaseException | None, stuck: list[str]
+              ) -> tuple[list[SinkReport], BaseException | None]:  # fmt: skip
+        """Close every opened sink but one a stuck stage still uses; their reports, and the first
+        error a sink reported (which fails the run, unless the policy switched that sink off)."""
+        opened, self._opened = self._opened, []
+        reports: dict[str, SinkReport] = {}
+        first: BaseException | None = None
+        interrupted: BaseException | None = None
+        for sink in reversed(opened):  # files first: a wait on Redis never delays them
+            if f"sink-{sink.name}" in stuck:
+                log.error("sink %s is still busy after the deadline: left open", sink.name)
+            else:
+                try:
+                    sink.close(status, str(error) if error is not None else None)
+                except VidsegError as exc:
+                    first = first or exc
+                except BaseException as exc:  # e.g. Ctrl-C while closing: close the others first
+                    interrupted = interrupted or exc
+            report = sink.report()
+            failure = self.failures.get(sink.name)
+            if failure is not None:
+                report = SinkReport(report.name, report.frames, f"switched off: {failure}", report.details)
+            elif report.error is not None and error is None and first is None:
+                first = PipelineError(f"sink-{sink.name}", VidsegError(report.error))
+            reports[sink.name] = report
+        if interrupted is not None:
+            raise interrupted
+        return [reports[s.name] for s in opened if s.name in reports], first
 
 
-def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: list[Sink],
+def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: _SinkSet,
           config: JobConfig) -> None:  # fmt: skip
     frames = pipeline.channel("frames", config.queue_size, BufferPolicy.WAIT)
     tracked = pipeline.channel("tracked", config.queue_size, BufferPolicy.WAIT)
-    outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks]
+    outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks.sinks]
     pipeline.source("decode", source, [frames], background=True)
     pipeline.stage("track", track, frames, [tracked])
     pipeline.stage("results", results, tracked, outs, background=True)
-    for sink, inbox in zip(sinks, outs, strict=True):
-        pipeline.stage(f"sink-{sink.name}", _guarded(sink, config.sink_policy), inbox, background=True)
+    for sink, inbox in zip(sinks.sinks, outs, strict=True):
+        pipeline.stage(f"sink-{sink.name}", sinks.writer(sink), inbox, background=True)
 
 
-def _guarded(sink: Sink, policy: SinkPolicy) -> Callable[[FrameResult], None]:
-    """``sink.write``, where a failure either fails the run or switches the sink off (reported)."""
-    failed: list[BaseException] = []
-
-    def write(result: FrameResult) -> None:
-        if failed:
-            return
-        try:
-            sink.write(result)
-        except Exception as exc:
-            if policy is SinkPolicy.FAIL_RUN:
-                raise
-            failed.append(exc)
-            log.error("sink %s failed and is switched off (the run goes on): %s", sink.name, exc)
-
-    return write
-
-
-def _run(pipeline: Pipeline) -> BaseException | None:
+def _run(pipeline: Pipeline, deadline: float) -> BaseException | None:
     try:
-        pipeline.run()
-    except BaseException as exc:  # a stage failure, or KeyboardInterrupt in this thread
+        pipeline.run(deadline)
+    except KeyboardInterrupt as exc:  # in this thread: what is in flight is dropped, as on abort
+        pipeline.abort_event.set()
+        return exc
+    except BaseException as exc:  # a stage failure
         return exc
     return None
 
 
 def _status(error: BaseException | None, stop: threading.Event, abort: threading.Event) -> JobStatus:
-    if isinstance(error, KeyboardInterrupt) or abort.is_set():
+    if isinstance(error, KeyboardInterrupt):
         return JobStatus.ABORTED
     if error is not None:
         return JobStatus.FAILED
+    if abort.is_set():
+        return JobStatus.ABORTED
     return JobStatus.INTERRUPTED if stop.is_set() else JobStatus.COMPLETED
-
-
-def _close_sinks(
-    sinks: list[Sink], status: JobStatus, error: BaseException | None, stuck: list[str]
-) -> tuple[list[SinkReport], BaseException | None]:
-    """Close every sink (each even if another fails), except one a stuck thread still uses."""
-    reports, first_error = [], None
-    for sink in sinks:
-        if f"vidseg-sink-{sink.name}" in stuck:
-            log.error("sink %s is still busy: not closed", sink.name)
-        else:
-            try:
-                sink.close(status, str(error) if error is not None else None)
-            except VidsegError as exc:
-                first_error = first_error or exc
-        report = sink.report()
-        reports.append(report)
-        if report.error is not None and error is None and first_error is None:
-            first_error = PipelineError(f"sink-{sink.name}", VidsegError(report.error))
-    return reports, first_error
 
 
 def _expected_frames(info: SourceInfo, config: JobConfig) -> int | None:

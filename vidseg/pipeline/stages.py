@@ -149,7 +149,7 @@ class Pipeline:
         self._matchers: list[_KeyMatcher] = []
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
-        self.stuck: list[str] = []  # threads still alive after run() (their resources are in use)
+        self.stuck: list[str] = []  # stages still running after run() (what they use must stay open)
 
     # ------------------------------------------------------------------ building
     def channel(self, name: str, size: int = 4, policy: BufferPolicy | str = BufferPolicy.WAIT) -> Channel:
@@ -198,7 +198,12 @@ class Pipeline:
         """A stage that waits for one item with the same ``key`` from each of ``inboxes`` and
         calls ``fn(item_0, item_1, ...)``. Keys must arrive in increasing order on each inbox;
         an item whose partner was dropped upstream (a drop-oldest branch) is discarded once a
-        later key arrives on the other inbox, and counted in :attr:`join_discarded`."""
+        later key arrives on the other inbox, and counted in :attr:`join_discarded`.
+
+        The branches must not filter: each stage between the split and the join puts one item
+        per item it takes (a branch that skips work passes a marker, e.g. a reused result), and
+        only channels drop. A branch that filtered items behind a waiting channel could leave the
+        join waiting on it while the other branch waits on the join."""
         matcher = _KeyMatcher(inboxes, key)
         self._matchers.append(matcher)
         self._add_worker(name, matcher.next, fn, outs or [], background, star=True)
@@ -247,6 +252,7 @@ class Pipeline:
         log.debug("stage %s traceback", name, exc_info=exc)
         self._halt.set()
         self.stop_event.set()
+        self.abort_event.set()  # a failure stops everything at once, sinks' waits included
 
     @property
     def failed(self) -> bool:
@@ -304,26 +310,31 @@ class Pipeline:
         """
         threads = [self._launch(stage) for stage in self._stages]
         try:
-            while any(t.is_alive() for t in threads):
+            while (alive := next((t for t in threads if t.is_alive()), None)) is not None:
                 if self.abort_event.is_set():
                     self._halt.set()  # drop the items in flight; every stage returns promptly
                     break
                 if self._halt.is_set():
                     break
-                threads[-1].join(timeout=_POLL)
+                alive.join(timeout=_POLL)
         finally:
-            # Also on KeyboardInterrupt in this thread: stop every stage before anyone closes
-            # the source or the outputs under them. One deadline for all threads together.
-            if any(t.is_alive() for t in threads):
-                self._halt.set()  # aborted, failed, or the caller was interrupted
-            until = time.monotonic() + deadline
-            for thread in threads:
-                thread.join(timeout=max(0.0, until - time.monotonic()))
-            self.stuck = [thread.name for thread in threads if thread.is_alive()]
+            try:
+                # Also on KeyboardInterrupt in this thread: stop every stage before anyone closes
+                # the source or the outputs under them. One deadline for all threads together.
+                if any(t.is_alive() for t in threads):
+                    self._halt.set()  # aborted, failed, or the caller was interrupted
+                until = time.monotonic() + deadline
+                for thread in threads:
+                    thread.join(timeout=max(0.0, until - time.monotonic()))
+            finally:
+                self.stuck = [stage.name for stage in self._stages if stage.thread is not None
+                              and stage.thread.is_alive()]  # fmt: skip
         if self._errors:
             raise self._errors[0]
         if self.stuck:
-            raise PipelineError(", ".join(self.stuck), TimeoutError(f"did not stop within {deadline:.0f} s"))
+            raise PipelineError(", ".join(self.stuck), TimeoutError(
+                f"did not stop within {deadline:.0f} s; what it uses was left open (its outputs may be incomplete)"
+            ))  # fmt: skip
 
 
 class _KeyMatcher:
@@ -338,12 +349,15 @@ class _KeyMatcher:
         self.discarded = 0
 
     def next(self) -> Any:
-        """A tuple of items with one key, or ``END`` when any inbox ended (or the run halted)."""
+        """A tuple of items with one key, or ``END`` once any inbox ended (or the run halted);
+        then the other inboxes are drained to their end, so no producer waits forever on a
+        channel nobody reads (what they held is discarded and counted)."""
         while True:
             for k, inbox in enumerate(self._inboxes):
                 if self._heads[k] is None:
                     item = inbox.get()
                     if item is END:
+                        self._drain(k)
                         return END
                     self._heads[k] = item
             keys = [self._key(item) for item in self._heads]
@@ -356,3 +370,13 @@ class _KeyMatcher:
                 if key != newest:  # its partner was dropped: it can never be matched
                     self._heads[k] = None
                     self.discarded += 1
+
+    def _drain(self, ended: int) -> None:
+        for k, inbox in enumerate(self._inboxes):
+            if self._heads[k] is not None:
+                self._heads[k] = None
+                self.discarded += 1
+            if k == ended:
+                continue
+            while inbox.get() is not END:
+                self.discarded += 1

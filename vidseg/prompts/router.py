@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from typing import Protocol
 
 from vidseg.errors import PromptError
-from vidseg.prompts.commands import PromptCommand
+from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.results import Event, EventKind
 from vidseg.types import Frame, Prompt
 
@@ -52,11 +53,25 @@ class PromptRouter:
             raise PromptError(f"id_limit must be >= 1; found {id_limit}")
         self.id_limit = id_limit
         self._origin = origin
-        self._waiting: list[PromptCommand] = list(commands)  # model thread only
-        self._inbox: list[PromptCommand | Event] = []  # from other threads
-        self._lock = threading.Lock()
-        self.applied = 0
-        self.rejected = 0
+        self._waiting: list[PromptCommand] = list(commands)  # not due yet
+        self._inbox: list[PromptCommand | tuple[Event, Origin]] = []  # from other threads
+        self._lock = threading.Lock()  # guards both lists: the manifest reads them from other threads
+        self._applied_n: Counter[Origin] = Counter()
+        self._rejected_n: Counter[Origin] = Counter()
+
+    @property
+    def applied(self) -> int:
+        """Commands applied, from every origin."""
+        return sum(self._applied_n.values())
+
+    @property
+    def rejected(self) -> int:
+        """Commands and entries rejected, from every origin."""
+        return sum(self._rejected_n.values())
+
+    def counts(self, origin: Origin) -> tuple[int, int]:
+        """(applied, rejected) of the commands that came from ``origin``."""
+        return self._applied_n[origin], self._rejected_n[origin]
 
     # ------------------------------------------------------------------ rules
     def check(self, command: PromptCommand, height: int, width: int) -> str | None:
@@ -73,7 +88,7 @@ class PromptRouter:
     def check_before_run(self, height: int, width: int) -> None:
         """Raise :class:`PromptError` for the first command known now that breaks the rules on a
         ``height`` x ``width`` frame (command-line prompts are checked before the run starts)."""
-        for command in self._waiting:
+        for command in self.waiting():
             reason = self.check(command, height, width)
             if reason is not None:
                 raise PromptError(f"{reason} ({command.origin.value})")
@@ -84,29 +99,29 @@ class PromptRouter:
         with self._lock:
             self._inbox.append(command)
 
-    def reject(self, reason: str, obj_id: int | None = None, request_id: str | None = None) -> None:
+    def reject(self, reason: str, obj_id: int | None = None, request_id: str | None = None,
+               origin: Origin = Origin.REDIS) -> None:  # fmt: skip
         """Report an entry a producer could not read as a prompt (answered on the next frame)."""
+        event = Event(EventKind.PROMPT_REJECTED, obj_id=obj_id, detail=reason, request_id=request_id)
         with self._lock:
-            self._inbox.append(Event(EventKind.PROMPT_REJECTED, obj_id=obj_id, detail=reason, request_id=request_id))
+            self._inbox.append((event, origin))
 
     # ------------------------------------------------------------------ model thread
     def apply_due(self, target: PromptTarget, frame: Frame) -> list[Event]:
         """Apply every command due on ``frame`` (in the order they came) and return the events."""
         with self._lock:
             arrived, self._inbox = self._inbox, []
-        events: list[Event] = []
-        # Those waiting came first; then what arrived since the last frame, in arrival order.
-        due = [c for c in self._waiting if c.when.due(frame, self._origin)]
-        for command in due:
-            self._waiting.remove(command)
-            events.append(self._apply(target, frame, command))
+            # Those waiting came first; then what arrived since the last frame, in arrival order.
+            due = [c for c in self._waiting if c.when.due(frame, self._origin)]
+            self._waiting = [c for c in self._waiting if c not in due]
+            self._waiting += [c for c in arrived if isinstance(c, PromptCommand) and not c.when.due(frame, self._origin)]
+        events = [self._apply(target, frame, command) for command in due]
         for item in arrived:
-            if isinstance(item, Event):  # an unreadable entry
-                events.append(self._rejected(frame, item.obj_id, item.detail, item.request_id))
+            if isinstance(item, tuple):  # an unreadable entry
+                event, origin = item
+                events.append(self._rejected(frame, event.obj_id, event.detail, event.request_id, origin))
             elif item.when.due(frame, self._origin):
                 events.append(self._apply(target, frame, item))
-            else:
-                self._waiting.append(item)
         return events
 
     def _apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
@@ -120,19 +135,19 @@ class PromptRouter:
             except PromptError as exc:
                 reason = str(exc)
         if reason is not None:
-            return self._rejected(frame, command.obj_id, reason, command.request_id)
-        self.applied += 1
+            return self._rejected(frame, command.obj_id, reason, command.request_id, command.origin)
+        self._applied_n[command.origin] += 1
         log.info("frame %d: %s for object %d applied (%s)", frame.index, command.kind, command.obj_id,
                  command.origin.value)  # fmt: skip
         return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, command.obj_id, command.kind, command.request_id)
 
-    def _rejected(self, frame: Frame, obj_id: int | None, reason: str, request_id: str | None) -> Event:
-        self.rejected += 1
+    def _rejected(self, frame: Frame, obj_id: int | None, reason: str, request_id: str | None,
+                  origin: Origin) -> Event:  # fmt: skip
+        self._rejected_n[origin] += 1
         log.warning("frame %d: prompt rejected: %s", frame.index, reason)
         return Event(EventKind.PROMPT_REJECTED, frame.index, frame.time, obj_id, reason, request_id)
 
     def waiting(self) -> list[PromptCommand]:
         """Commands not applied yet (after the run: never due)."""
         with self._lock:
-            late = [item for item in self._inbox if isinstance(item, PromptCommand)]
-        return [*self._waiting, *late]
+            return [*self._waiting, *(item for item in self._inbox if isinstance(item, PromptCommand))]

@@ -50,7 +50,10 @@ class FileSink:
     def open(self, context: RunContext) -> None:
         self._bits = 8 if context.id_limit <= 255 else 16
         if self._davis_dir is not None and self._bits == 16:
-            raise SinkError(f"DAVIS PNGs hold ids up to 255; object ids go up to {context.id_limit}")
+            raise SinkError(
+                f"DAVIS PNGs hold ids up to 255; object ids go up to {context.id_limit}: drop --davis, or keep "
+                "object ids at most 255"
+            )
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -46,7 +46,7 @@ def describe(exc: BaseException, url: str) -> str:
 def as_vidseg_error(exc: BaseException, url: str, doing: str) -> SinkError:
     """The :class:`~vidseg.errors.SinkError` subclass for ``exc`` met while ``doing`` something:
     a connection failure is also a ``ConnectionError``, a timeout also a ``TimeoutError``."""
-    where = redact_url(url)
+    where = redact_text(redact_url(url), url_secrets(url))
     why = describe(exc, url)
     if isinstance(exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError)):
         return RedisConnectionError(f"Redis at {where} refused the credentials while {doing} ({why}); "
@@ -57,7 +57,11 @@ def as_vidseg_error(exc: BaseException, url: str, doing: str) -> SinkError:
         return RedisConnectionError(
             f"cannot reach Redis at {where} while {doing} ({why}); is the server running and the URL right?"
         )
-    return RedisCommandError(f"Redis at {where} refused a command while {doing}: {why}")
+    return RedisCommandError(
+        f"Redis at {where} refused a command while {doing}: {why}. A retry cannot fix this: check the server "
+        "(memory, the user's permissions) or whether another program uses these keys (choose another "
+        "--source-id or --redis-prefix)"
+    )
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def connect(url: str, timeout: float = 5.0, socket_timeout: float | None = None)
         )
     except ValueError as exc:
         raise SinkError(
-            f"{redact_url(url)} is not a Redis URL ({redact_text(str(exc), url_secrets(url))}); "
+            f"{redact_text(redact_url(url), url_secrets(url))} is not a Redis URL ({redact_text(str(exc), url_secrets(url))}); "
             "expected redis://[user:password@]host[:port][/db], rediss://... or unix:///path"
         ) from None
     try:

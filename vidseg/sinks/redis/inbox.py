@@ -86,7 +86,7 @@ class RedisPromptInbox:
                 self._stop.wait(next(delays))
                 continue
             except Exception as exc:  # a reply redis-py cannot parse: the reader cannot go on
-                self.error = SinkError(f"reading prompts from {self.key} failed: {type(exc).__name__}: {exc}")
+                self.error = SinkError(f"reading prompts from {self.key} failed: {describe(exc, self._url)}")
                 self._on_failure(self.error)
                 return
             delays.reset()

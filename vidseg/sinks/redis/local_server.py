@@ -66,18 +66,28 @@ class LocalRedisServer:
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof, "--dir", str(self.folder)]
         if self.password:
             args += ["--requirepass", self.password]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log_file = self.folder / "redis-server.log"
+        with log_file.open("wb") as log_out:
+            self.process = subprocess.Popen(args, stdout=log_out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
+            code = self.process.poll()
+            if code is not None:
+                said = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["nothing"]
+                self.process = None
+                raise RedisConnectionError(
+                    f"redis-server exited at once with status {code} on 127.0.0.1:{self.port} (it said: "
+                    f"{said[0][:200]}); is the port taken or the binary broken?"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RedisConnectionError(f"redis-server did not start on 127.0.0.1:{self.port} within 10 s")
+        raise RedisConnectionError(
+            f"redis-server did not accept connections on 127.0.0.1:{self.port} within 10 s (log: {log_file})"
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (``signal.SIGKILL``: kill it without a clean shutdown)."""

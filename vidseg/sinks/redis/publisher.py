@@ -17,8 +17,10 @@ it drops the oldest frame entry and counts the drop.
 
 The ``status`` stream gets the run's state (``starting``, ``running``, ``reconnecting``,
 ``stopped``, ``failed``) when it changes and a heartbeat every ``heartbeat`` seconds: fields
-``schema_version``, ``state``, ``wall_time``, ``frames``, ``fps``, ``dropped``, ``backlog``,
-``not_sent``, ``last_error``.
+``schema_version`` (2), ``state``, ``wall_time``, ``frames`` (frame entries queued in all),
+``fps``, ``dropped`` (frames the pipeline's buffer policies dropped before tracking), ``backlog``
+(frame entries waiting to be sent), ``not_sent`` (frame entries that will never be sent: dropped
+by a live backlog, and in the final entry also those left over), ``last_error``.
 """
 
 from __future__ import annotations
@@ -67,11 +69,16 @@ class PublisherSummary:
 
     url: str
     stream: str
-    sent: int
-    dropped: int  # frame entries the live backlog dropped
-    not_sent: int  # frame entries still in the backlog when it closed
+    sent: int  # frame entries Redis took
+    backlog_dropped: int  # frame entries the backlog dropped (a live run's policy, or an abort)
+    left: int  # frame entries still waiting (at the end: never sent)
     events: int
     error: str | None
+
+    @property
+    def not_sent(self) -> int:
+        """Frame entries that did not reach Redis (so far)."""
+        return self.backlog_dropped + self.left
 
 
 class RedisPublisher:
@@ -191,9 +198,9 @@ class RedisPublisher:
             "wall_time": f"{time.time():.3f}",
             "frames": str(self.sent + self._frames_waiting),
             "fps": f"{float(stats.get('fps', 0.0)):.3f}",
-            "dropped": str(int(stats.get("dropped", 0)) + self.dropped),
+            "dropped": str(int(stats.get("dropped", 0))),
             "backlog": str(self._frames_waiting),
-            "not_sent": str(self.dropped),
+            "not_sent": str(self.dropped + (self._frames_waiting if self._closing else 0)),
             "last_error": self._last_error or "",
         }
         self._backlog.append(_Entry(self.config.key("status"), fields, self.config.side_maxlen, False))
@@ -212,7 +219,8 @@ class RedisPublisher:
                 return None
             if time.monotonic() - self._last_status >= self.config.heartbeat:
                 self._enqueue_status()  # a heartbeat also while a backlog drains
-            return self._backlog[0]
+            # Taken out while it is sent: a live backlog dropping its oldest never drops it.
+            return self._backlog.popleft()
 
     def _run(self) -> None:
         delays = self._backoff.delays()
@@ -220,6 +228,8 @@ class RedisPublisher:
             try:
                 self.client.xadd(entry.key, entry.fields, maxlen=entry.maxlen, approximate=True)
             except (redis.RedisError, OSError) as exc:
+                with self._cond:
+                    self._backlog.appendleft(entry)  # not sent: first in line again
                 if classify(exc) is ErrorClass.PERMANENT:
                     self._stop_on(exc)
                     return
@@ -237,7 +247,6 @@ class RedisPublisher:
             with self._cond:
                 self._retrying = False
                 self._down_since = None
-                self._backlog.popleft()
                 if entry.is_frame:
                     self._frames_waiting -= 1
                     self.sent += 1
@@ -258,8 +267,8 @@ class RedisPublisher:
                 url=self._where,
                 stream=self.config.frames_key,
                 sent=self.sent,
-                dropped=self.dropped,
-                not_sent=self._frames_waiting,
+                backlog_dropped=self.dropped,
+                left=self._frames_waiting,
                 events=self.events,
                 error=str(self.error) if self.error is not None else None,
             )
@@ -287,11 +296,11 @@ class RedisPublisher:
             self._enqueue_status()
             self._closing = True
             self._cond.notify_all()
-        began = time.monotonic()
-        while self._thread.is_alive() and not self._abort.is_set():
+        while self._thread.is_alive() and not self._abort.is_set() and timeout > 0:
             with self._cond:
-                since = self._down_since if self._down_since is not None else began
-            if time.monotonic() - since >= timeout:
+                down = self._down_since
+            # While Redis takes entries, wait for it; once it is unreachable, up to `timeout` s in a row.
+            if down is not None and time.monotonic() - down >= timeout:
                 break
             self._thread.join(_POLL)
         self._quit.set()
@@ -301,9 +310,9 @@ class RedisPublisher:
         if self._thread.is_alive():  # blocked in a socket call: closing the connection ends it
             self.client.connection_pool.disconnect()
             self._thread.join(5.0)
-        if self.error is not None and not self._abort.is_set():
+        if self.error is not None:  # Redis answers (it refused a command): one quick try
             self._send_final_status()
-        left = self.summary().not_sent
-        if left:
-            log.error("Redis at %s: %d frame entries not sent", self._where, left)
+        lost = self.summary().not_sent
+        if lost:
+            log.error("Redis at %s: %d frame entries not sent", self._where, lost)
         self.client.close()

@@ -32,7 +32,7 @@ from vidseg.results import SCHEMA_VERSION, FrameRecord
 from vidseg.types import Prompt
 
 PROMPT_SCHEMA_VERSION = 1
-STATUS_SCHEMA_VERSION = 1
+STATUS_SCHEMA_VERSION = 2  # 2: "drops" became "dropped" (policy drops only); "not_sent" added
 MAX_MASK_SIDE = 8192  # a mask prompt larger than an 8K frame is refused before it is decoded
 
 
@@ -101,7 +101,8 @@ class FrameContext:
         source_id: the source's id.
         epoch: increments each time a live source reconnects (0 for files).
         wallclock: when the frame was captured (Unix seconds), when known.
-        dropped: frames the source dropped (or skipped as corrupt) since the previous entry.
+        dropped: frames the pipeline's buffer policies dropped (a live source's newest-wins) since
+            the previous entry; corrupt packets are not frames and are counted apart.
         model: the model's identity (name, image size, checkpoint SHA-256, random weights).
     """
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vidseg.pipeline.status import JobStatus
+from vidseg.prompts.commands import Origin
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import FrameResult
 from vidseg.sinks.base import RunContext, SinkReport
@@ -74,7 +75,7 @@ class RedisSink:
                     self._on_failure,
                 )  # fmt: skip
         except BaseException as exc:
-            self._publisher.close(RunState.FAILED, str(exc), timeout=0)
+            self._publisher.close(RunState.FAILED, str(exc), timeout=2.0)
             raise
         self._publisher.set_state(RunState.RUNNING)
 
@@ -100,7 +101,7 @@ class RedisSink:
             state = RunState.FAILED if status is JobStatus.FAILED else RunState.STOPPED
             self._publisher.close(state, error)
             summary = self._publisher.summary()
-            lost = summary.not_sent + summary.dropped
+            lost = summary.not_sent
             # A lossless run that could not send everything has failed, unless the user aborted it
             # (then dropping what was in flight is what was asked for).
             aborted = status is JobStatus.ABORTED or self._abort.is_set()
@@ -113,11 +114,14 @@ class RedisSink:
         error = None
         if self._publisher is not None:
             summary = self._publisher.summary()
-            details.update(url=summary.url, stream=summary.stream, sent=summary.sent, dropped=summary.dropped,
-                           not_sent=summary.not_sent, events=summary.events)  # fmt: skip
+            details.update(url=summary.url, stream=summary.stream, sent=summary.sent, not_sent=summary.not_sent,
+                           backlog_dropped=summary.backlog_dropped, left_in_backlog=summary.left,
+                           events=summary.events)  # fmt: skip
             error = summary.error or self._unsent
         if self._router is not None:
-            details.update(prompts_applied=self._router.applied, prompts_rejected=self._router.rejected)
+            applied, rejected = self._router.counts(Origin.REDIS)
+            pending = sum(1 for c in self._router.waiting() if c.origin is Origin.REDIS)
+            details.update(prompts_applied=applied, prompts_rejected=rejected, prompts_pending=pending)
         if self._inbox is not None:
             details["prompts_read"] = self._inbox.read
             error = error or (str(self._inbox.error) if self._inbox.error is not None else None)
