@@ -91,3 +91,20 @@ def test_summary_region_must_lie_inside_the_mask():
         summarize_mask(np.zeros((4, 5), bool), (0, 0, 6, 4))
     with pytest.raises(InputError, match="HxW"):
         summarize_mask(np.zeros((2, 4, 5), bool))
+
+
+@pytest.mark.parametrize(
+    ("size", "counts", "why"),
+    [
+        ([4, 4], "0?2", "add up to more"),  # runs 0, 15, 2: one pixel past the mask
+        ([2, 2], "05", "must lie in 0..4"),
+        ([2, 2], "2", "add up to 2"),
+        ([2, 2], "0P", "end in the middle"),
+        ([2, 2], "0\x7f", "expected characters"),
+        ([100000, 100000], "0", "add up to 0"),
+    ],
+)
+def test_untrusted_rle_is_checked_before_decoding(size, counts, why):
+    """pycocotools writes past its buffer when runs add up to more than the mask: checked first."""
+    with pytest.raises(InputError, match=why):
+        decode_rle(Rle.from_json({"size": size, "counts": counts}))

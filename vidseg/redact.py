@@ -25,7 +25,11 @@ _SECRET_PARAMS = (
     "password", "passwd", "pwd", "pass", "token", "access_token", "auth", "key", "api_key", "apikey", "secret",
     "signature", "sig",
 )  # fmt: skip
-_PARAM = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SECRET_PARAMS) + r")=([^&#\s'\"]*)")
+# In a URL alone a secret's value runs to the next '&' (a '#', quote or space in it is taken as
+# part of it, which at worst hides a fragment too); in free text also to a quote or a space,
+# which delimit URLs there.
+_PARAM_URL = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SECRET_PARAMS) + r")=([^&]*)")
+_PARAM = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SECRET_PARAMS) + r")=([^&\s'\"]*)")
 # scheme://userinfo@ : the user info ends at the last '@' before the host (passwords may hold '@').
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s'\"?#]*)@")
 
@@ -37,7 +41,7 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if sep and "@" in rest:
         rest = f"{MASK}@{rest.rpartition('@')[2]}"
-    return _PARAM.sub(lambda m: f"{m.group(1)}={MASK}", f"{scheme}{sep}{rest}" if sep else url)
+    return _PARAM_URL.sub(lambda m: f"{m.group(1)}={MASK}", f"{scheme}{sep}{rest}" if sep else url)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -64,6 +68,6 @@ def url_secrets(url: str) -> tuple[str, ...]:
             found += [password, unquote(password)]
         if len(user) >= 4:  # a short user name would blank out common text
             found += [user, unquote(user)]
-    found += [m.group(2) for m in _PARAM.finditer(url) if m.group(2)]
-    found += [unquote(m.group(2)) for m in _PARAM.finditer(url) if m.group(2)]
+    found += [m.group(2) for m in _PARAM_URL.finditer(url) if m.group(2)]
+    found += [unquote(m.group(2)) for m in _PARAM_URL.finditer(url) if m.group(2)]
     return tuple(sorted({f for f in found if f}, key=len, reverse=True))  # longest first: no partial replacement

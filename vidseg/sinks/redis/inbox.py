@@ -35,6 +35,8 @@ class RedisPromptInbox:
         router: where commands and rejections go.
         on_failure: called once, from the reader thread, when the reader cannot go on.
         block_ms: how long one XREAD waits for entries (bounds how long :meth:`close` takes).
+        frame_size: (height, width) of the frames: mask prompts of another size are refused
+            before they are decoded.
 
     Raises:
         SinkError: the prompts stream cannot be read at start-up.
@@ -49,6 +51,7 @@ class RedisPromptInbox:
         on_failure: Callable[[BaseException], None],
         block_ms: int = 500,
         backoff: Backoff | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
         self._client = client
         self._url = url
@@ -56,6 +59,7 @@ class RedisPromptInbox:
         self._router = router
         self._on_failure = on_failure
         self._block_ms = block_ms
+        self._frame_size = frame_size
         self._backoff = backoff or Backoff(first=0.2)
         try:
             # Start after the newest entry: prompts sent before this run are not for it.
@@ -99,7 +103,7 @@ class RedisPromptInbox:
     def _route(self, fields: dict[Any, Any]) -> None:
         """Hand one entry to the router; whatever it holds, the reader goes on."""
         try:
-            self._router.submit(decode_prompt(fields))
+            self._router.submit(decode_prompt(fields, self._frame_size))
         except PromptError as exc:
             obj_id, request_id = request_id_of(fields)
             self._router.reject(str(exc), obj_id, request_id)

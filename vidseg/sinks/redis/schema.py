@@ -227,8 +227,10 @@ def _pairs(value: Any, what: str) -> tuple[tuple[float, float], ...]:
     return tuple((_number(p[0], what), _number(p[1], what)) for p in value)
 
 
-def decode_prompt(fields: dict[Any, Any]) -> PromptCommand:
-    """The command of a prompts-stream entry (see the module docstring).
+def decode_prompt(fields: dict[Any, Any], frame_size: tuple[int, int] | None = None) -> PromptCommand:
+    """The command of a prompts-stream entry (see the module docstring). With ``frame_size``
+    (height, width), a mask of another size is refused before it is decoded, so no entry makes
+    the reader allocate more than a frame.
 
     Raises:
         PromptError: the entry is not a valid prompt; the message is the reason reported. Any
@@ -276,6 +278,11 @@ def decode_prompt(fields: dict[Any, Any]) -> PromptCommand:
         try:
             rle = Rle.from_json(body["mask"])
             height, width = rle.size
+            if frame_size is not None and (height, width) != tuple(frame_size):
+                raise PromptError(
+                    f"'mask' is {width}x{height} (size [{height}, {width}]); the frames are "
+                    f"{frame_size[1]}x{frame_size[0]}: send a mask of the frame's size"
+                )
             if not (0 < height <= MAX_MASK_SIDE and 0 < width <= MAX_MASK_SIDE):
                 raise PromptError(
                     f"'mask' size {[height, width]} is not a frame size; expected 1..{MAX_MASK_SIDE} on each side"

@@ -72,7 +72,7 @@ class RedisSink:
             if self.config.accept_prompts and self._router is not None:
                 self._inbox = RedisPromptInbox(
                     self._publisher.client, self.config.url, self.config.key("prompts"), self._router,
-                    self._on_failure,
+                    self._on_failure, frame_size=(context.source.height, context.source.width),
                 )  # fmt: skip
         except BaseException as exc:
             self._publisher.close(RunState.FAILED, str(exc), timeout=2.0)
