@@ -32,7 +32,7 @@ mask_bodies = st.fixed_dictionaries(
     {"id": st.integers(-3, 300), "mask": st.fixed_dictionaries({
         "size": st.lists(st.integers(-5, 10**6) | st.text(max_size=3), min_size=0, max_size=3),
         "counts": st.text(max_size=30) | st.integers() | st.none(),
-    })}  # fmt: skip
+    })}
 )
 
 
