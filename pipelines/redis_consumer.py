@@ -50,35 +50,37 @@ def consume(config: ConsumerConfig, handle: Callable[[FrameRecord], None]) -> in
     key = RedisConfig(config.url, source_id=config.source_id, prefix=config.prefix).frames_key
     client = connect(config.url, timeout=10)
     try:
-        client.xgroup_create(key, config.group, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):  # the group exists already: join it
-            raise
-    dedup = FrameDeduplicator()
-    done = 0
-    pending = True  # first re-read what this consumer was given but never acknowledged
-    last_seen = time.monotonic()
-    while config.count is None or done < config.count:
-        reply: Any = client.xreadgroup(
-            config.group, config.consumer, {key: "0" if pending else ">"}, count=50, block=config.block_ms
-        )
-        entries = reply[0][1] if reply else []
-        if pending and not entries:
-            pending = False
-            continue
-        if not entries:
-            if time.monotonic() - last_seen > config.idle:
-                break
-            continue
+        try:
+            client.xgroup_create(key, config.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):  # the group exists already: join it
+                raise
+        dedup = FrameDeduplicator()
+        done = 0
+        pending = True  # first re-read what this consumer was given but never acknowledged
         last_seen = time.monotonic()
-        for entry_id, fields in entries:
-            if dedup.is_new(fields):
-                handle(decode_entry(fields))
-                done += 1
-            client.xack(key, config.group, entry_id)
-            if config.count is not None and done >= config.count:
-                break
-    client.close()
+        while config.count is None or done < config.count:
+            reply: Any = client.xreadgroup(
+                config.group, config.consumer, {key: "0" if pending else ">"}, count=50, block=config.block_ms
+            )
+            entries = reply[0][1] if reply else []
+            if pending and not entries:
+                pending = False
+                continue
+            if not entries:
+                if time.monotonic() - last_seen > config.idle:
+                    break
+                continue
+            last_seen = time.monotonic()
+            for entry_id, fields in entries:
+                if dedup.is_new(fields):
+                    handle(decode_entry(fields))
+                    done += 1
+                client.xack(key, config.group, entry_id)
+                if config.count is not None and done >= config.count:
+                    break
+    finally:
+        client.close()  # also when handle() or Redis raises
     return done
 
 

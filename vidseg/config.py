@@ -101,5 +101,10 @@ def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, A
             raise ConfigError(f"config file {file} must hold a mapping of sections; found {type(loaded).__name__}")
         data = loaded
     for section, values in (overrides or {}).items():
+        if not isinstance(data.get(section, {}), dict):
+            raise ConfigError(
+                f"{path}: {section} must be a mapping of options (e.g. {section}: {{model: ...}}); "
+                f"found {type(data[section]).__name__} {data[section]!r:.40}"
+            )
         data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
     return _build(Config, data, str(path or "config"))

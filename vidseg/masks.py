@@ -119,7 +119,8 @@ def rle_counts(rle: Rle) -> list[int]:
     height, width = rle.size
     if height < 0 or width < 0:
         raise InputError(f"RLE size must be [height, width] >= 0; found {list(rle.size)}")
-    text, total, counts, covered = rle.counts, height * width, [], 0
+    text, total, covered = rle.counts, height * width, 0
+    counts: list[int] = []
     p, n = 0, len(text)
     while p < n:
         x, k, more = 0, 0, True

@@ -97,6 +97,7 @@ def run_demo(config: DemoConfig) -> DemoSummary:
             cache_dir=config.cache_dir,
             download=config.download,
             redis=redis_config,
+            overwrite=True,  # the demo's own folder: each demo replaces the last
         ))  # fmt: skip
         read_back = _read_back(redis_config) if redis_config is not None else None
     ious: dict[int, list[float]] = {}

@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fps", type=float, default=24.0, help="frame rate of an image folder")
     run.add_argument("--davis", type=Path, default=None, help="also write DAVIS palette PNGs to this folder")
     run.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    run.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
     redis_group = run.add_argument_group("Redis output")
     redis_group.add_argument(
         "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
@@ -358,6 +359,7 @@ def _run_job(args: argparse.Namespace) -> int:
         image_fps=args.fps,
         davis=args.davis,
         overlay=not args.no_overlay,
+        overwrite=args.overwrite,
         cache_dir=_cache_dir(),
         download=not args.no_download,
         redis=redis_config,

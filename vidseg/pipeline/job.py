@@ -58,6 +58,7 @@ class JobConfig:
     download: bool = True
     redis: RedisConfig | None = field(default=None, repr=False)  # its URL may hold credentials
     sink_policy: SinkPolicy = SinkPolicy.FAIL_RUN
+    overwrite: bool = False  # replace an earlier run's outputs in `out` (else the run refuses to start)
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
 
     def __post_init__(self) -> None:
@@ -148,7 +149,7 @@ class _RunRecord:
 
     def report(self, status: JobStatus, error: BaseException | None, run_seconds: float) -> JobReport:
         processed = self.results.frames if self.results is not None else 0
-        return JobReport(status, self.source.stats.decoded, processed, self.source.stats.skipped_corrupt,
+        return JobReport(status, self.source.stats.decoded, processed, self.source.stats.corrupt_packets,
                          time.time() - self.started, run_seconds, self.config.out,
                          str(error) if error else None, self.pipeline.dropped)  # fmt: skip
 
@@ -203,7 +204,7 @@ def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline) -> list[
     if config.redis is not None:
         sinks.append(RedisSink(config.redis, router, on_failure=lambda exc: pipeline.fail("prompts", exc)))
     if config.out is not None:
-        sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay))
+        sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay, overwrite=config.overwrite))
     return sinks
 
 
@@ -347,8 +348,8 @@ def _log_end(report: JobReport, unapplied: list[PromptCommand], random_weights: 
                     len(unapplied), [p.to_json() for p in unapplied])  # fmt: skip
     if random_weights:
         log.warning("the model ran with random weights: its masks are meaningless (manifest.json says so)")
-    if report.frames_skipped:
-        log.warning("%d corrupt packet(s) were skipped; see manifest.json", report.frames_skipped)
+    if report.corrupt_packets:
+        log.warning("%d corrupt packet(s) were skipped; see manifest.json", report.corrupt_packets)
 
 
 __all__ = ["JobConfig", "JobReport", "JobStatus", "run_job"]

@@ -42,7 +42,7 @@ class JobReport:
         status: how it ended.
         frames_read: frames the source decoded.
         frames_processed: frames the tracker processed and the sinks received.
-        frames_skipped: corrupt packets the decoder rejected.
+        corrupt_packets: packets the decoder rejected (unreadable images, for an image folder).
         dropped: frames dropped by buffer policies (live sources) in all.
         seconds: the whole job, model loading included.
         run_seconds: from the first frame read to the last result written.
@@ -53,7 +53,7 @@ class JobReport:
     status: JobStatus
     frames_read: int
     frames_processed: int
-    frames_skipped: int
+    corrupt_packets: int
     seconds: float
     run_seconds: float
     out: Path | None

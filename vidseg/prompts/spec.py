@@ -93,8 +93,11 @@ def _split(spec: str, what: str) -> tuple[int, str, int | None, float | None]:
 def _numbers(body: str, counts: Sequence[int], what: str, spec: str) -> list[float]:
     try:
         values = [float(v) for v in body.split(",")]
-    except ValueError as exc:
-        raise PromptError(f"{what} {spec!r} must be comma-separated numbers") from exc
+    except ValueError:
+        raise PromptError(
+            f"cannot read {what} {spec!r}: expected [ID:]{'X,Y[,LABEL]' if what == '--point' else 'X1,Y1,X2,Y2'}[@WHEN], "
+            "comma-separated numbers with ID a whole number >= 1; see `vidseg run --help`"
+        ) from None
     if len(values) not in counts:
         raise PromptError(f"{what} {spec!r} needs {' or '.join(map(str, counts))} numbers; found {len(values)}")
     return values

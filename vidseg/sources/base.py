@@ -74,7 +74,7 @@ class SourceStats:
 
     decoded: int = 0
     emitted: int = 0
-    skipped_corrupt: int = 0
+    corrupt_packets: int = 0
     errors: list[str] = field(default_factory=list)
 
 

@@ -148,24 +148,53 @@ class FileSource:
     def stats(self) -> SourceStats:
         return self._stats
 
-    def _frames(self) -> Iterator[Any]:
-        """Decoded frames; corrupt packets skipped and counted, truncation ends the stream."""
-        stream = self._stream
-        if self._start:
-            target = self._start + self._info.start_time
-            self._container.seek(int(target / stream.time_base), stream=stream, backward=True)
+    def _decode(self) -> Iterator[Any]:
+        """Decoded frames from the container's position; corrupt packets skipped and counted,
+        truncation ends the stream."""
         try:
-            for packet in self._container.demux(stream):
+            for packet in self._container.demux(self._stream):
                 try:
                     decoded = packet.decode()
                 except (av.error.InvalidDataError, ValueError) as exc:
-                    self._stats.skipped_corrupt += 1
+                    self._stats.corrupt_packets += 1
                     log.warning("%s: skipped a corrupt packet at pts %s: %s", self._path.name, packet.pts, exc)
                     continue
                 yield from decoded
         except av.FFmpegError as exc:
             self._stats.errors.append(str(exc))
             log.warning("%s: stopped reading after %d frames: %s", self._path.name, self._stats.decoded, exc)
+
+    def _frames(self) -> Iterator[Any]:
+        """Decoded frames, from the first one at or before ``--start`` when one is given.
+
+        A seek lands on a keyframe before the target in indexed containers (MP4, MKV), but
+        MPEG-TS has no index: FFmpeg may land after the target, or on no frame at all. So the
+        first frame after a seek is checked, and the seek retried further back, down to reading
+        from the beginning: every frame of the window comes out, whatever the container.
+        """
+        if not self._start:
+            yield from self._decode()
+            return
+        target = self._start + self._info.start_time
+        stream = self._stream
+        for margin in (0.0, 2.0, 10.0, 60.0, None):
+            if margin is None:  # from the very beginning: reopen, which no container gets wrong
+                self._container.close()
+                self._container = _open(self._path)
+                self._stream = stream = self._container.streams.video[0]
+                stream.thread_type = "AUTO"
+            else:
+                position = max(0.0, target - margin)
+                self._container.seek(int(position / stream.time_base), stream=stream, backward=True)
+            frames = self._decode()
+            first = next(frames, None)
+            if first is None:
+                continue  # landed past the end (or on nothing decodable): further back
+            if margin is not None and first.time is not None and first.time > target + 1e-6 and position > 0:
+                continue  # landed after the target: frames of the window would be lost
+            yield first
+            yield from frames
+            return
 
     def __iter__(self) -> Iterator[Frame]:
         for frame in self._frames():

@@ -113,7 +113,7 @@ class ImageFolderSource:
                 with Image.open(path) as img:
                     image = np.asarray(img.convert("RGB"))
             except (OSError, UnidentifiedImageError) as exc:
-                self._stats.skipped_corrupt += 1
+                self._stats.corrupt_packets += 1
                 log.warning("skipped unreadable image %s: %s", path, exc)
                 continue
             if image.shape[:2] != (self._info.height, self._info.width):

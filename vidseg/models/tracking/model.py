@@ -81,11 +81,10 @@ def load_weights(model: torch.nn.Module, path: Path, name: str = "") -> None:
     """
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file, with advice that does not apply
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    except Exception as exc:  # torch raises many types for a bad file, with advice that does not apply here
         raise CheckpointError(
             f"cannot read checkpoint {path}: it is not a PyTorch checkpoint of tensors, or it is damaged "
-            f"({type(exc).__name__}: {first}); give a SAM 2 .pt file (e.g. sam2.1_hiera_tiny.pt)"
+            f"({type(exc).__name__}); give a SAM 2 .pt file (e.g. sam2.1_hiera_tiny.pt)"
         ) from None
     if not isinstance(blob, dict) or not isinstance(blob.get("model"), dict):
         found = sorted(map(str, blob))[:8] if isinstance(blob, dict) else type(blob).__name__

@@ -53,7 +53,10 @@ class VideoEncoder:
         # muxed before a kill stays on disk and readable, though `close` never wrote the index.
         through = {"flush_packets": "1"}
         if self.path.suffix.lower() in (".mp4", ".mov"):
-            through["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
+            # frag_discont with timestamps left as they are: the fragments keep the source's times
+            # (an MPEG-TS that starts at 10 s gives an overlay that starts at 10 s, as masks.mkv).
+            through["movflags"] = "frag_keyframe+empty_moov+default_base_moof+frag_discont"
+            through["avoid_negative_ts"] = "disabled"
         try:
             container: Any = av.open(str(self.path), mode="w", format=container_format,
                                      options={**through, **(muxer_options or {})})  # fmt: skip
@@ -61,13 +64,13 @@ class VideoEncoder:
             raise SinkError(f"cannot create {self.path}: {exc}") from exc
         try:
             stream: Any = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        except (av.FFmpegError, ValueError) as exc:
-            container.close()
-            raise SinkError(f"cannot add a {codec} stream to {self.path}: {exc}") from exc
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
-        stream.time_base = stream.codec_context.time_base = time_base
-        stream.options = options
+            stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+            # The encoder's time base too, or it rounds timestamps to the nominal frame rate (VFR lost).
+            stream.time_base = stream.codec_context.time_base = time_base
+            stream.options = options
+        except (av.FFmpegError, ValueError, TypeError) as exc:
+            container.close()  # never leave the file handle open behind a failed constructor
+            raise SinkError(f"cannot set up a {codec} {width}x{height} {pix_fmt} stream in {self.path}: {exc}") from exc
         self._container: Any = container
         self._stream: Any = stream
 

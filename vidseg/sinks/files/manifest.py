@@ -75,7 +75,7 @@ class Manifest:
             "frames": {
                 "read": report.frames_read,
                 "processed": report.frames_processed,
-                "corrupt_packets_skipped": report.frames_skipped,
+                "corrupt_packets": report.corrupt_packets,
                 "dropped": report.dropped,
                 "missing": self.missing,
             },

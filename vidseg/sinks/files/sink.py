@@ -34,9 +34,12 @@ class FileSink:
     """
 
     name = "files"
+    OUTPUTS = ("masks.mkv", "overlay.mp4", "objects.jsonl", "manifest.json")
 
-    def __init__(self, out: str | Path, davis: str | Path | None = None, overlay: bool = True) -> None:
+    def __init__(self, out: str | Path, davis: str | Path | None = None, overlay: bool = True,
+                 overwrite: bool = False) -> None:  # fmt: skip
         self.out = Path(out)
+        self._overwrite = overwrite
         self._davis_dir = Path(davis) if davis is not None else None
         self._overlay_on = overlay
         self._fps = 25.0
@@ -54,6 +57,7 @@ class FileSink:
                 f"DAVIS PNGs hold ids up to 255; object ids go up to {context.id_limit}: drop --davis, or keep "
                 "object ids at most 255"
             )
+        self._clear_earlier_run()
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -66,6 +70,25 @@ class FileSink:
             except BaseException:
                 self._jsonl.close()
                 raise
+
+    def _clear_earlier_run(self) -> None:
+        """An earlier run's outputs are never left beside this run's (a stale overlay listed in a
+        new manifest): they are removed with ``overwrite``, else the run refuses to start."""
+        earlier = [self.out / name for name in self.OUTPUTS if (self.out / name).exists()]
+        davis = [] if self._davis_dir is None or not self._davis_dir.is_dir() else sorted(self._davis_dir.glob("*.png"))
+        if not earlier and not davis:
+            return
+        if not self._overwrite:
+            names = [p.name for p in earlier] + ([f"{len(davis)} DAVIS PNGs in {self._davis_dir}"] if davis else [])
+            raise SinkError(
+                f"{self.out} already holds a run's outputs ({', '.join(names)}); give --overwrite to replace them, "
+                "or choose another --out"
+            )
+        for path in [*earlier, *davis]:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise SinkError(f"cannot remove the earlier run's {path}: {exc.strerror or exc}") from None
 
     def write(self, result: FrameResult) -> None:
         assert self._jsonl is not None, "open() the sink first"

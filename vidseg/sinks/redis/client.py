@@ -58,7 +58,7 @@ def as_vidseg_error(exc: BaseException, url: str, doing: str) -> SinkError:
             f"cannot reach Redis at {where} while {doing} ({why}); is the server running and the URL right?"
         )
     return RedisCommandError(
-        f"Redis at {where} refused a command while {doing}: {why}. A retry cannot fix this: check the server "
+        f"Redis at {where} refused a command while {doing}: {why.rstrip('.')}. A retry cannot fix this: check the server "
         "(memory, the user's permissions) or whether another program uses these keys (choose another "
         "--source-id or --redis-prefix)"
     )
