@@ -256,3 +256,31 @@ def test_cli_too_short_sequence(tmp_path, capsys):
     assert main(["eval", str(pred), str(gt)]) == 2
     assert "--keep-first-last" in capsys.readouterr().err
     assert main(["eval", str(pred), str(gt), "--keep-first-last"]) == 0
+
+
+def test_a_label_video_of_an_every_2_run_lines_up_with_the_ground_truth_by_time(tmp_path, caplog):
+    """The same run's masks.mkv and DAVIS PNGs score the same against the ground truth: the video's
+    frames are placed by time (the run's manifest gives the frame rate), not by order."""
+    from vidseg.config import TrackerConfig
+    from vidseg.datasets.moving_shapes import moving_shapes_clip
+    from vidseg.pipeline.job import JobConfig, run_job
+    from vidseg.prompts.spec import ScheduledPrompt
+    from vidseg.types import Prompt
+
+    clip = moving_shapes_clip(num_frames=12, height=96, width=128, num_objects=1, seed=1)
+    frames, gt = tmp_path / "frames", tmp_path / "gt"
+    frames.mkdir()
+    writer = DavisWriter(gt)
+    for k, image in enumerate(clip.frames):
+        Image.fromarray(image).save(frames / f"{k:05d}.png")
+        writer.write(clip.labels[k].astype(np.uint8), k)
+    click = ScheduledPrompt(Prompt(1, points=(clip.center(0, 1),), labels=(1,)))
+    config = JobConfig(source=str(frames), out=tmp_path / "run", prompts=(click,), every=2, davis=tmp_path / "davis",
+                       tracker=TrackerConfig(model="vidseg_synthetic_tiny", device="cpu"))  # fmt: skip
+    run_job(config, show_progress=False)
+    with caplog.at_level(logging.WARNING):
+        video = evaluate(tmp_path / "run", gt)
+    pngs = evaluate(tmp_path / "davis", gt)
+    assert video.jf_mean == pytest.approx(pngs.jf_mean) and video.jf_mean > 0.3  # the skipped frames score 0
+    missing = [r.message for r in caplog.records if "have no prediction" in r.message]
+    assert missing and "00001, 00003, 00005" in missing[0]  # the frames --every 2 skipped, named right

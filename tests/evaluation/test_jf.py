@@ -17,7 +17,7 @@ from vidseg.evaluation import (
     region_similarity,
     summarize,
 )
-from vidseg.evaluation.jf import decay_bins, disk
+from vidseg.evaluation.jf import ObjectRule, decay_bins, disk
 
 
 def square(top: int, left: int, size: int, shape: tuple[int, int] = (100, 100)) -> np.ndarray:
@@ -274,7 +274,9 @@ def test_sequence_keeping_first_and_last_frame():
     assert (two.j_mean, two.j_recall, two.j_decay) == pytest.approx((0.8, 0.8, 0.0))
 
 
-def test_objects_come_from_every_gt_frame_and_extra_predicted_ids_are_ignored():
+def test_an_object_seen_only_in_the_unscored_last_frame_is_no_object_and_extra_predicted_ids_are_ignored():
+    """Object 3 appears only in the last ground-truth frame, which is not scored: scoring it would
+    give J = F = 1.0 on every scored frame it is absent from and inflate J&F (it did)."""
     blob, late = square(10, 10, 20), square(60, 60, 10)
     frames = []
     for k in range(6):
@@ -283,10 +285,22 @@ def test_objects_come_from_every_gt_frame_and_extra_predicted_ids_are_ignored():
         if k == 2:
             pred_objects.append((3, late))  # predicted before it appears: wrong on frame 2
         frames.append(FramePair(str(k), _labels(*pred_objects), gt))
-    one, three = evaluate_sequence("seq", frames)
-    assert (one.obj_id, three.obj_id) == (1, 3)
-    assert one.j == (1.0,) * 4
-    assert three.j == (1.0, 0.0, 1.0, 1.0) and three.f == (1.0, 0.0, 1.0, 1.0)
+    (one,) = evaluate_sequence("seq", frames)
+    assert one.obj_id == 1 and one.j == (1.0,) * 4
+    # Scored on every frame, object 3 is an object (and frame 2's false positive counts against it).
+    one, three = evaluate_sequence("seq", frames, keep_first_last=True)
+    assert three.obj_id == 3 and three.j == (1.0, 1.0, 0.0, 1.0, 1.0, 0.0)  # missed where it appears
+
+
+def test_objects_seen_in_a_scored_frame_or_the_first_count_whatever_the_rule_of_davis():
+    a, b = square(10, 10, 20), square(60, 60, 10)
+    frames = [FramePair(str(k), _labels((1, a)), _labels((1, a), *([(2, b)] if k == 2 else []))) for k in range(5)]
+    assert [o.obj_id for o in evaluate_sequence("seq", frames)] == [1, 2]  # object 2 appears on a scored frame
+    # DAVIS 2017's rule: ids 1..max of the first frame only.
+    assert [o.obj_id for o in evaluate_sequence("seq", frames, objects=ObjectRule.FIRST_FRAME)] == [1]
+    # ... and every id up to that max, even one absent from the first frame (as davis2017-evaluation does).
+    gaps = [FramePair(str(k), _labels((1, a)), _labels((1, a), (3, b))) for k in range(4)]
+    assert [o.obj_id for o in evaluate_sequence("seq", gaps, objects=ObjectRule.FIRST_FRAME)] == [1, 2, 3]
 
 
 def test_gt_void_counts_as_background_and_is_never_an_object():

@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
         help="F's boundary tolerance: a fraction of the image diagonal (< 1) or a radius in pixels (default 0.008)",
     )
     evaluate.add_argument(
+        "--objects", choices=["all-frames", "first-frame"], default="all-frames",
+        help="which ids are objects: those of the first and every scored ground-truth frame (default), or DAVIS "
+        "2017's ids 1..max of the first frame (to compare with published figures)",
+    )
+    evaluate.add_argument(
+        "--fps", type=float, default=None,
+        help="the source's frame rate, to place a label video's frames among PNG frames by time (default: from the "
+        "run's manifest.json)",
+    )
+    evaluate.add_argument(
         "--keep-first-last",
         action="store_true",
         help="also score each sequence's first and last frame (DAVIS excludes them)",
@@ -430,7 +440,8 @@ def _info(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from vidseg.evaluation import evaluate, format_report, write_report_json
 
-    report = evaluate(args.pred, args.gt, bound_th=args.bound_th, keep_first_last=args.keep_first_last)
+    report = evaluate(args.pred, args.gt, bound_th=args.bound_th, keep_first_last=args.keep_first_last,
+                      objects=args.objects, fps=args.fps)  # fmt: skip
     print(format_report(report))
     if args.json is not None:
         write_report_json(report, args.json)

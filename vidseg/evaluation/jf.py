@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import cv2
@@ -279,6 +280,19 @@ class ObjectScores:
                    tuple(frames), tuple(float(v) for v in j), tuple(float(v) for v in f))  # fmt: skip
 
 
+class ObjectRule(str, Enum):
+    """Which ids of a ground-truth sequence are its objects."""
+
+    ALL_FRAMES = "all-frames"  # ids of the first frame and of every scored frame (vidseg's default)
+    FIRST_FRAME = "first-frame"  # ids 1..max of the first frame, void aside (DAVIS 2017's code)
+
+    @property
+    def description(self) -> str:
+        if self is ObjectRule.FIRST_FRAME:
+            return "objects: ids 1..max of each sequence's first ground-truth frame (DAVIS 2017's rule)"
+        return "objects: ids in each sequence's first ground-truth frame or any scored frame (vidseg's rule)"
+
+
 def _object_ids(labels: LabelArray) -> set[int]:
     return {int(v) for v in np.unique(labels)} - {0}
 
@@ -302,18 +316,21 @@ def evaluate_sequence(
     *,
     bound_th: float = DEFAULT_BOUND_TH,
     keep_first_last: bool = False,
+    objects: ObjectRule = ObjectRule.ALL_FRAMES,
 ) -> tuple[ObjectScores, ...]:
     """Score every ground-truth object of one sequence, frames in order.
 
-    Frames are consumed one at a time (nothing but the per-frame scores is kept). The ground truth's
-    objects are the ids of all its frames, including the first and last even when those are not
-    scored.
+    Frames are consumed one at a time (nothing but the per-frame scores is kept). Which ids are
+    objects follows ``objects``: by default the ids of the first frame and of every scored frame
+    (an id seen only in the unscored last frame is no object: it would score 1.0 on every frame);
+    with :attr:`ObjectRule.FIRST_FRAME`, DAVIS 2017's ids 1..max of the first frame.
 
     Args:
         sequence: name carried by the results.
         frames: the sequence's frames in order.
         bound_th: F's matching tolerance (see :func:`boundary_radius`).
         keep_first_last: also score the first and last frame (DAVIS excludes them).
+        objects: which ids are the sequence's objects (see :class:`ObjectRule`).
 
     Returns:
         One :class:`ObjectScores` per ground-truth object, by id; empty when the ground truth has
@@ -323,14 +340,21 @@ def evaluate_sequence(
         InputError: no frames, or none left once the first and last are excluded.
     """
     check_bound_th(bound_th)
+    objects = ObjectRule(objects)
     gt_ids: set[int] = set()
+    first_ids: set[int] = set()
+    last_ids: set[int] = set()  # of the frame held back: objects only if it turns out scored
     names: list[str] = []
     per_frame: list[dict[int, tuple[float, float]]] = []
     pending: FramePair | None = None  # held back until the next frame shows it was not the last
     total = 0
     for pair in frames:
         total += 1
-        gt_ids |= _object_ids(pair.gt) - {VOID_ID}
+        ids = _object_ids(pair.gt) - {VOID_ID}
+        if total == 1:
+            first_ids = ids
+        gt_ids |= last_ids
+        last_ids = ids
         if keep_first_last:
             names.append(pair.name)
             per_frame.append(score_frame(pair, bound_th))
@@ -347,10 +371,13 @@ def evaluate_sequence(
             "none is left to score. Evaluate at least 3 frames, or keep them (keep_first_last=True, "
             "vidseg eval --keep-first-last)"
         )
-    objects = []
+    if keep_first_last or total == 1:
+        gt_ids |= last_ids
+    gt_ids |= first_ids
+    if objects is ObjectRule.FIRST_FRAME:
+        gt_ids = set(range(1, max(first_ids) + 1)) if first_ids else set()
+    rows = []
     for obj_id in sorted(gt_ids):
         values = [scores.get(obj_id, (1.0, 1.0)) for scores in per_frame]
-        objects.append(
-            ObjectScores.from_frames(sequence, obj_id, names, [v[0] for v in values], [v[1] for v in values])
-        )
-    return tuple(objects)
+        rows.append(ObjectScores.from_frames(sequence, obj_id, names, [v[0] for v in values], [v[1] for v in values]))
+    return tuple(rows)

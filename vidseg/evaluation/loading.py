@@ -12,14 +12,19 @@ sequence or both be collections; collections are matched by sequence name, and e
 sequence needs a prediction.
 
 Frames are matched by file stem when both sides are PNG folders (``00042.png`` with
-``00042.png``), else by order (the n-th video frame with the n-th PNG, in natural name order; so
-evaluate a run made without ``--every``). A ground-truth frame without a prediction counts as an
-empty prediction, with a warning.
+``00042.png``), else by their place in the source: the n-th PNG (natural name order) is source
+frame n, and a label video's frame is placed by its time, ``round((time - start) x fps)``, with the
+source's frame rate and start from the ``manifest.json`` beside ``masks.mkv`` (or ``fps`` given);
+so a run made with ``--every 2`` or ``--start`` lines up with the ground truth. A video without
+either is placed by order, with a warning. A ground-truth frame without a prediction counts as an
+empty prediction, with a warning that names those frames.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import re
 from collections.abc import Generator, Iterator
@@ -96,19 +101,44 @@ class LabelSequence:
     path: Path
     format: LabelFormat
     pngs: tuple[Path, ...] = ()
+    fps: float | None = None  # a video's source frame rate, when known (places frames by time)
+    start_time: float = 0.0  # a video's source start time
 
     def __post_init__(self) -> None:
         if (self.format is LabelFormat.PNG) != bool(self.pngs):
             raise InputError(f"sequence {self.name!r}: a PNG sequence needs PNG files, a video none")
 
+    def with_fps(self, fps: float | None) -> LabelSequence:
+        """This sequence with the source's frame rate: given, else from the run's ``manifest.json``."""
+        if self.format is not LabelFormat.VIDEO:
+            return self
+        if fps is not None:
+            return dataclasses.replace(self, fps=fps)
+        manifest = self.path.parent / "manifest.json"
+        try:
+            source = json.loads(manifest.read_text())["source"]
+            rate, start = source.get("fps"), float(source.get("start_time") or 0.0)
+        except (OSError, ValueError, KeyError, TypeError):
+            return self
+        return dataclasses.replace(self, fps=float(rate), start_time=start) if rate else self
+
     def frames(self) -> Generator[tuple[str, LabelArray], None, None]:
-        """(frame name, label map) in order; video frames are named by index (``00000``, ``00001``, ...)."""
+        """(frame name, label map) in order; video frames are named by their place in the source."""
+        for _, name, labels in self.placed_frames():
+            yield name, labels
+
+    def placed_frames(self) -> Generator[tuple[int, str, LabelArray], None, None]:
+        """(place in the source, name, label map) in order: the n-th PNG is place n; a video frame
+        is placed by its time when the frame rate is known, else by its index."""
         if self.format is LabelFormat.VIDEO:
             for index, frame in enumerate(read_label_video(self.path)):
-                yield f"{index:05d}", frame.labels
+                place = index
+                if self.fps and frame.time is not None:
+                    place = round((frame.time - self.start_time) * self.fps)
+                yield place, f"{place:05d}", frame.labels
         else:
-            for png in self.pngs:
-                yield png.stem, read_png_labels(png)
+            for index, png in enumerate(self.pngs):
+                yield index, png.stem, read_png_labels(png)
 
 
 def _sequence_in(folder: Path) -> LabelSequence | None:
@@ -227,23 +257,37 @@ class SequencePair:
             yield self._pair(gt_png.stem, None if pred_png is None else read_png_labels(pred_png), gt)
 
     def _by_order(self) -> Iterator[FramePair]:
+        """Ground truth and prediction merged by place in the source (see the module docstring)."""
+        for side in (self.pred, self.gt):
+            if side.format is LabelFormat.VIDEO and side.fps is None:
+                log.warning("sequence %s: %s has no manifest.json with the source's frame rate beside it: its "
+                            "frames are matched by order (give --fps to match them by time)", self.name, side.path)  # fmt: skip
         missing: list[str] = []
         total = 0
-        with contextlib.closing(self.pred.frames()) as preds, contextlib.closing(self.gt.frames()) as gts:
-            for name, gt in gts:
+        extra = 0
+        with contextlib.closing(self.pred.placed_frames()) as preds, contextlib.closing(self.gt.placed_frames()) as gts:
+            pred = next(preds, None)
+            for place, name, gt in gts:
                 total += 1
-                pred = next(preds, None)
-                if pred is None:
+                while pred is not None and pred[0] < place:  # a predicted frame the ground truth lacks
+                    extra += 1
+                    pred = next(preds, None)
+                if pred is not None and pred[0] == place:
+                    yield self._pair(name, pred[2], gt)
+                    pred = next(preds, None)
+                else:
                     missing.append(name)
-                yield self._pair(name, None if pred is None else pred[1], gt)
-            if next(preds, None) is not None:
-                log.warning("sequence %s: the prediction has more frames than the ground truth's %d; "
-                            "the extra frames are ignored", self.name, total)  # fmt: skip
+                    yield self._pair(name, None, gt)
+            extra += sum(1 for _ in preds) + (pred is not None)
+        if extra:
+            log.warning("sequence %s: %d predicted frame(s) match no ground-truth frame; they are ignored",
+                        self.name, extra)  # fmt: skip
         self._warn_missing(missing, total)
 
 
-def pair_sequences(pred_path: str | Path, gt_path: str | Path) -> tuple[SequencePair, ...]:
-    """Match the prediction's sequences with the ground truth's.
+def pair_sequences(pred_path: str | Path, gt_path: str | Path, fps: float | None = None) -> tuple[SequencePair, ...]:
+    """Match the prediction's sequences with the ground truth's; ``fps``: the source's frame rate,
+    to place label-video frames by time (default: from each run's ``manifest.json``).
 
     Raises:
         SourceNotFoundError: a path does not exist.
@@ -259,7 +303,7 @@ def pair_sequences(pred_path: str | Path, gt_path: str | Path) -> tuple[Sequence
                 f"sequences ({', '.join(list(pred)[:5])}); pass the prediction of that one sequence, "
                 f"e.g. {Path(pred_path) / gt.name}"
             )
-        return (SequencePair(gt.name, pred, gt),)
+        return (SequencePair(gt.name, pred.with_fps(fps), gt.with_fps(fps)),)
     if isinstance(pred, LabelSequence):
         raise InputError(
             f"ground truth {gt_path} holds {len(gt)} sequences but prediction {pred_path} is one sequence; "
@@ -275,4 +319,4 @@ def pair_sequences(pred_path: str | Path, gt_path: str | Path) -> tuple[Sequence
     extra = sorted(pred.keys() - gt.keys())
     if extra:
         log.info("ignoring %d predicted sequence(s) the ground truth lacks: %s", len(extra), ", ".join(extra[:10]))
-    return tuple(SequencePair(name, pred[name], gt[name]) for name in gt)
+    return tuple(SequencePair(name, pred[name].with_fps(fps), gt[name].with_fps(fps)) for name in gt)

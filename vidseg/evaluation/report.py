@@ -15,8 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from vidseg.errors import InputError, SinkError
-from vidseg.evaluation.jf import DEFAULT_BOUND_TH, ObjectScores, boundary_radius, check_bound_th, evaluate_sequence
+from vidseg.errors import ConfigError, InputError, SinkError
+from vidseg.evaluation.jf import (
+    DEFAULT_BOUND_TH,
+    ObjectRule,
+    ObjectScores,
+    boundary_radius,
+    check_bound_th,
+    evaluate_sequence,
+)
 from vidseg.evaluation.loading import pair_sequences
 
 log = logging.getLogger(__name__)
@@ -46,10 +53,12 @@ class EvalReport:
     jf_mean: float
     bound_th: float
     keep_first_last: bool
+    objects_rule: ObjectRule = ObjectRule.ALL_FRAMES
 
     @classmethod
     def from_objects(
-        cls, objects: tuple[ObjectScores, ...], bound_th: float = DEFAULT_BOUND_TH, keep_first_last: bool = False
+        cls, objects: tuple[ObjectScores, ...], bound_th: float = DEFAULT_BOUND_TH, keep_first_last: bool = False,
+        objects_rule: ObjectRule = ObjectRule.ALL_FRAMES,
     ) -> EvalReport:
         """Average per-object scores into the dataset-level numbers.
 
@@ -64,7 +73,7 @@ class EvalReport:
 
         j_mean, f_mean = mean("j_mean"), mean("f_mean")
         return cls(objects, j_mean, mean("j_recall"), mean("j_decay"), f_mean, mean("f_recall"), mean("f_decay"),
-                   (j_mean + f_mean) / 2, bound_th, keep_first_last)  # fmt: skip
+                   (j_mean + f_mean) / 2, bound_th, keep_first_last, ObjectRule(objects_rule))  # fmt: skip
 
     @property
     def sequences(self) -> tuple[str, ...]:
@@ -87,6 +96,7 @@ class EvalReport:
             "f_decay": self.f_decay,
             "bound_th": self.bound_th,
             "first_last_excluded": not self.keep_first_last,
+            "objects_rule": self.objects_rule.value,
             "sequences": list(self.sequences),
             "objects": [
                 {
@@ -114,6 +124,8 @@ def evaluate(
     *,
     bound_th: float = DEFAULT_BOUND_TH,
     keep_first_last: bool = False,
+    objects: ObjectRule | str = ObjectRule.ALL_FRAMES,
+    fps: float | None = None,
 ) -> EvalReport:
     """Score predicted label maps against ground truth with the DAVIS J&F measures.
 
@@ -122,6 +134,10 @@ def evaluate(
             :mod:`vidseg.evaluation.loading` for the layouts).
         bound_th: F's matching tolerance, a fraction of the image diagonal (< 1) or a radius in pixels.
         keep_first_last: also score each sequence's first and last frame (DAVIS excludes them).
+        objects: which ids are objects: ``"all-frames"`` (the first frame's and every scored
+            frame's) or ``"first-frame"`` (DAVIS 2017's ids 1..max of the first frame).
+        fps: the source's frame rate, to place a label video's frames among PNG frames by time
+            (default: read from the ``manifest.json`` beside ``masks.mkv``).
 
     Returns:
         The report: per-object rows and the dataset-level numbers.
@@ -137,22 +153,27 @@ def evaluate(
         >>> print(f"J&F {report.jf_mean:.3f}")  # doctest: +SKIP
     """
     check_bound_th(bound_th)
-    objects: list[ObjectScores] = []
-    for pair in pair_sequences(pred_path, gt_path):
-        rows = evaluate_sequence(pair.name, pair.frames(), bound_th=bound_th, keep_first_last=keep_first_last)
+    try:
+        rule = ObjectRule(objects)
+    except ValueError:
+        raise ConfigError(f"objects must be one of {[r.value for r in ObjectRule]}; found {objects!r}") from None
+    rows_all: list[ObjectScores] = []
+    for pair in pair_sequences(pred_path, gt_path, fps=fps):
+        rows = evaluate_sequence(pair.name, pair.frames(), bound_th=bound_th, keep_first_last=keep_first_last,
+                                 objects=rule)  # fmt: skip
         if not rows:
             log.warning("sequence %s: the ground truth holds no object (only background and void); it adds no rows",
                         pair.name)  # fmt: skip
             continue
         log.info("%s: %d object(s), J %.3f, F %.3f", pair.name, len(rows),
                  float(np.mean([r.j_mean for r in rows])), float(np.mean([r.f_mean for r in rows])))  # fmt: skip
-        objects.extend(rows)
-    if not objects:
+        rows_all.extend(rows)
+    if not rows_all:
         raise InputError(
             f"the ground truth at {gt_path} holds no object in any frame (only 0 = background and 255 = void); "
             "expected label maps whose nonzero pixel values are object ids"
         )
-    return EvalReport.from_objects(tuple(objects), bound_th, keep_first_last)
+    return EvalReport.from_objects(tuple(rows_all), bound_th, keep_first_last, rule)
 
 
 def format_report(report: EvalReport) -> str:
@@ -177,6 +198,7 @@ def format_report(report: EvalReport) -> str:
     lines.append(
         f"{len(report.objects)} object(s) in {len(report.sequences)} sequence(s); {frames}; boundary tolerance {tolerance}"
     )
+    lines.append(report.objects_rule.description)
     return "\n".join(lines)
 
 
