@@ -222,3 +222,27 @@ def _catch(errors: list[BaseException], fn: object, *args: object, **kwargs: obj
         fn(*args, **kwargs)  # type: ignore[operator]
     except BaseException as exc:
         errors.append(exc)
+
+
+def test_many_ctrl_c_in_a_row_still_close_the_outputs_and_write_the_manifest(long_clip, tmp_path):
+    """Stop, abort, then more Ctrl-C while the run ends: no traceback, no crash at exit, the
+    videos decode and the manifest says aborted."""
+    out = tmp_path / "o"
+    proc = _vidseg("run", str(long_clip), "--out", str(out), "--point", "100,60", "--random-weights",
+                   "--image-size", "64", cwd=tmp_path)  # fmt: skip
+    try:
+        _wait_for(lambda: (out / "objects.jsonl").exists() and (out / "objects.jsonl").stat().st_size > 0)
+        for _ in range(6):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.03)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "terminate called" not in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "aborted"
+    written = {sink["name"]: sink["frames"] for sink in manifest["sinks"]}["files"]
+    assert len(list(read_label_video(out / "masks.mkv"))) == written
+    assert _frames(out / "overlay.mp4") == written

@@ -151,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     prompt.add_argument("source_id", help="the run's source id (its --source-id, by default the file's stem)")
     prompt.add_argument("--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
                         help="redis://, rediss:// or unix:// URL (default $VIDSEG_REDIS_URL)")
-    prompt.add_argument("--prefix", default="vidseg", help="key prefix (default vidseg)")
+    prompt.add_argument("--redis-prefix", "--prefix", dest="prefix", default="vidseg",
+                        help="key prefix, as the run's --redis-prefix (default vidseg)")
     prompt.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL]")
     prompt.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2")
     prompt.add_argument("--mask", action="append", default=[], metavar="[ID:]FILE")

@@ -56,4 +56,6 @@ class SignalBridge:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            # Once asked to stop, the process is ending: a further Ctrl-C must not break its exit
+            # with a traceback from interpreter shutdown.
+            signal.signal(sig, signal.SIG_IGN if self.first is not None else handler)  # type: ignore[arg-type]

@@ -309,6 +309,7 @@ class Pipeline:
             PipelineError: the first stage that failed, or the threads that did not stop.
         """
         threads = [self._launch(stage) for stage in self._stages]
+        interrupted = False
         try:
             while (alive := next((t for t in threads if t.is_alive()), None)) is not None:
                 if self.abort_event.is_set():
@@ -325,10 +326,17 @@ class Pipeline:
                     self._halt.set()  # aborted, failed, or the caller was interrupted
                 until = time.monotonic() + deadline
                 for thread in threads:
-                    thread.join(timeout=max(0.0, until - time.monotonic()))
+                    while thread.is_alive() and (left := until - time.monotonic()) > 0:
+                        try:
+                            thread.join(timeout=min(left, _POLL))
+                        except KeyboardInterrupt:  # another Ctrl-C: the threads are stopping already
+                            self._halt.set()
+                            interrupted = True
             finally:
                 self.stuck = [stage.name for stage in self._stages if stage.thread is not None
                               and stage.thread.is_alive()]  # fmt: skip
+        if interrupted:
+            raise KeyboardInterrupt
         if self._errors:
             raise self._errors[0]
         if self.stuck:
