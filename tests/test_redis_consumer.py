@@ -64,3 +64,18 @@ def test_prompt_command_errors_are_one_line_without_credentials(tmp_path, capsys
     assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in err and "pw123" not in err
     assert main(["prompt", "cam", "--redis", "redis://127.0.0.1:1/0", "--point", "1,1@3"]) == 2
     assert "@WHEN does not apply" in capsys.readouterr().err
+
+
+def test_prompt_to_a_source_no_run_publishes_warns(redis_server, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="vidseg"):
+        assert main(["prompt", "nobody", "--redis", redis_server.url, "--point", "1,1"]) == 0
+    assert any("no run has published a status" in r.message for r in caplog.records)
+    client = redis.Redis.from_url(redis_server.url)
+    client.xadd("vidseg:done:status", {"state": "stopped"})
+    client.close()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidseg"):
+        assert main(["prompt", "done", "--redis", redis_server.url, "--point", "1,1"]) == 0
+    assert any("its last run has stopped" in r.message for r in caplog.records)

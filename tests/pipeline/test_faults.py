@@ -246,3 +246,20 @@ def test_many_ctrl_c_in_a_row_still_close_the_outputs_and_write_the_manifest(lon
     written = {sink["name"]: sink["frames"] for sink in manifest["sinks"]}["files"]
     assert len(list(read_label_video(out / "masks.mkv"))) == written
     assert _frames(out / "overlay.mp4") == written
+
+
+def test_sigterm_exits_143_with_the_outputs_closed(long_clip, tmp_path):
+    out = tmp_path / "o"
+    proc = _vidseg("run", str(long_clip), "--out", str(out), "--point", "100,60", "--random-weights",
+                   "--image-size", "64", cwd=tmp_path)  # fmt: skip
+    try:
+        _wait_for(lambda: (out / "objects.jsonl").exists() and (out / "objects.jsonl").stat().st_size > 0)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert len(list(read_label_video(out / "masks.mkv"))) == manifest["frames"]["processed"]

@@ -376,7 +376,7 @@ def _run_job(args: argparse.Namespace) -> int:
         redis=redis_config,
     )
     with SignalBridge() as signals:
-        report = run_job(config, stop=signals.stop, abort=signals.abort)
+        report = run_job(config, stop=signals.stop, abort=signals.abort, running=signals.running)
     where = f"outputs in {report.out}" if report.out is not None else "published to Redis"
     log.info("%s: %d frames processed in %.1f s; %s", report.status.value, report.frames_processed,
              report.seconds, where)  # fmt: skip

@@ -4,9 +4,9 @@ runs a job, and later by workers).
 - first signal: ``stop`` (the source stops reading; frames in flight finish; outputs close);
 - second: ``abort`` (frames in flight are dropped; outputs still close and the manifest is
   written; the run ends within its deadline);
-- a third: ``KeyboardInterrupt`` in the main thread. While the run goes on, the job still closes
-  the outputs and writes the manifest (``aborted``); before it starts (a model download, say) it
-  ends the command at once, with nothing written yet.
+- a third, before the run's stages start (a model download, say): ``KeyboardInterrupt``, which
+  ends the command at once with nothing written; once they run (``running`` is set), further
+  signals change nothing: the run is already ending within its deadline, closing its outputs.
 
 The exit status follows the convention 128 + the first signal's number: 130 for SIGINT, 143 for
 SIGTERM.
@@ -28,6 +28,7 @@ class SignalBridge:
     def __init__(self, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
         self.stop = threading.Event()
         self.abort = threading.Event()
+        self.running = threading.Event()  # set by the job when its stages start
         self.first: signal.Signals | None = None
         self._signals = signals
         self._previous: dict[signal.Signals, object] = {}
@@ -42,8 +43,10 @@ class SignalBridge:
         elif not self.abort.is_set():
             log.warning("%s: aborting; dropping the frames in flight, closing the outputs", name)
             self.abort.set()
+        elif not self.running.is_set():
+            raise KeyboardInterrupt  # still starting: nothing to close yet
         else:
-            raise KeyboardInterrupt
+            log.warning("%s: already aborting; the run ends within seconds", name)
 
     @property
     def exit_code(self) -> int:

@@ -78,6 +78,7 @@ def run_job(
     abort: threading.Event | None = None,
     model: Sam2Model | None = None,
     sinks: Sequence[Sink] | None = None,
+    running: threading.Event | None = None,
 ) -> JobReport:
     """Track the prompted objects of ``config.source`` and hand every frame's result to the sinks.
 
@@ -90,6 +91,8 @@ def run_job(
         model: weights already built (a session is made on them); default: built from
             ``config.tracker``.
         sinks: where results go; default: files in ``config.out`` and Redis per ``config.redis``.
+        running: set when the stages start (and the outputs are open): from then on the run ends
+            by ``stop`` and ``abort`` only, and a caller's signal handler must not raise.
 
     Raises:
         VidsegError: bad source, prompts, checkpoint or outputs (before anything is written), or
@@ -116,6 +119,8 @@ def run_job(
                      cleanup)  # fmt: skip
         record.tick(force=True)  # a manifest from the start: a killed run still says how far it got
         run_started = time.perf_counter()
+        if running is not None:
+            running.set()
         error = _run(pipeline, config.deadline)
         run_seconds = time.perf_counter() - run_started
         if progress is not None:
