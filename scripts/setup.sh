@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything vidseg and its tests need, idempotently:
-#   - Debian packages the tests use (redis-server), when missing;
+#   - Debian packages the tests use (redis-server; GStreamer's RTSP server for the live feed), when missing;
 #   - a virtual environment (VIDSEG_VENV, default .venv) with torch, torchvision, sam2 and vidseg.
 # Re-running is cheap: a stamp file records what was installed and skips it when unchanged.
 set -euo pipefail
@@ -18,6 +18,10 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
 fi
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The RTSP test feed (pipelines/rtsp_test_server.py) runs under Debian's python3 with GStreamer.
+if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' >/dev/null 2>&1; then
+  need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
+fi
 "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=("python3-venv")
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else

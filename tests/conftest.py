@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import torch
 
 from vidseg.datasets.moving_shapes import SyntheticClip, moving_shapes_clip
 from vidseg.models.tracking import Sam2Tracker, build_tracker
-from vidseg.sinks.redis.local_server import LocalRedisServer
+from vidseg.sinks.redis.local_server import LocalRedisServer, free_port
 
 # Results compared bit for bit must run with the same thread count on both sides.
 torch.set_num_threads(2)
@@ -53,3 +56,65 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+class RtspFeed:
+    """pipelines/rtsp_test_server.py on a free loopback port, started under Debian's python3 (which
+    has GStreamer's bindings) and stopped by PID; ``freeze``/``thaw`` stop and continue it."""
+
+    def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
+                 fps: int = 25, width: int = 320, height: int = 240) -> None:  # fmt: skip
+        self.port = port or free_port()
+        self.user, self.password = user, password
+        self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height)]
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.user}:{self.password}@" if self.user else ""
+        return f"rtsp://{auth}127.0.0.1:{self.port}/live"
+
+    def start(self) -> RtspFeed:
+        args = [SYSTEM_PYTHON, str(ROOT / "pipelines" / "rtsp_test_server.py"), "--port", str(self.port), *self.args]
+        if self.user:
+            args += ["--user", self.user, "--password", str(self.password)]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until READY (or the script exits)
+        if not line.startswith("READY"):
+            err = self.process.stderr.read() if self.process.stderr else ""
+            raise RuntimeError(f"the RTSP test feed did not start: {line!r} {err[-500:]}")
+        return self
+
+    def send(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)  # a frozen server must be able to die
+            os.kill(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+
+@pytest.fixture
+def rtsp_feed() -> Iterator[RtspFeed]:
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+                           capture_output=True, timeout=30) if os.path.exists(SYSTEM_PYTHON) else None  # fmt: skip
+    if probe is None or probe.returncode != 0:
+        pytest.fail("GStreamer's RTSP server is not installed for /usr/bin/python3: run scripts/setup.sh "
+                    "(it installs the Debian packages)")  # fmt: skip
+    feed = RtspFeed().start()
+    try:
+        yield feed
+    finally:
+        feed.stop()

@@ -32,6 +32,7 @@ class EventKind(str, Enum):
     OBJECT_REMOVED = "object_removed"
     PROMPT_APPLIED = "prompt_applied"
     PROMPT_REJECTED = "prompt_rejected"
+    SOURCE_RECONNECTED = "source_reconnected"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ class FrameRecord:
     time_base: Fraction | None
     time: float | None
     objects: tuple[ObjectRecord, ...]
+    epoch: int = 0  # a live source's reconnections before this frame
+    wallclock: float | None = None  # when it was captured (live feeds: decoded)
+    sender_wallclock: float | None = None  # the sender's clock, when the stream says it
 
     @classmethod
     def build(
@@ -164,7 +168,8 @@ class FrameRecord:
                     rle=summary.rle,
                 )
             )
-        return cls(index=frame.index, pts=frame.pts, time_base=frame.time_base, time=frame.time, objects=tuple(objects))
+        return cls(index=frame.index, pts=frame.pts, time_base=frame.time_base, time=frame.time, objects=tuple(objects),
+                   epoch=frame.epoch, wallclock=frame.wallclock, sender_wallclock=frame.sender_wallclock)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,6 +178,9 @@ class FrameRecord:
             "pts": self.pts,
             "time_base": str(self.time_base) if self.time_base is not None else None,
             "time": self.time,
+            "epoch": self.epoch,
+            "wallclock": self.wallclock,
+            "sender_wallclock": self.sender_wallclock,
             "objects": [o.to_json() for o in self.objects],
         }
 
@@ -186,6 +194,9 @@ class FrameRecord:
                 time_base=Fraction(tb) if tb else None,
                 time=float(data["time"]) if data.get("time") is not None else None,
                 objects=tuple(ObjectRecord.from_json(o) for o in data["objects"]),
+                epoch=int(data.get("epoch") or 0),
+                wallclock=float(data["wallclock"]) if data.get("wallclock") is not None else None,
+                sender_wallclock=float(data["sender_wallclock"]) if data.get("sender_wallclock") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a frame record: {exc!r} in {str(data)[:120]}") from exc

@@ -82,7 +82,10 @@ class Frame:
         pts: presentation timestamp in ``time_base`` units, as the decoder reported it.
         time_base: unit of ``pts`` in seconds.
         time: ``pts * time_base`` in seconds (None when the source has no timestamps).
-        wallclock: capture wall-clock time (seconds since the epoch), when known.
+        wallclock: capture wall-clock time (seconds since the epoch), when known (live feeds:
+            when the frame was decoded).
+        sender_wallclock: the sender's wall-clock time of the frame, when the stream says it
+            (RTCP sender reports).
         source_id: name of the source that produced the frame.
         epoch: increments when a live source reconnects (its pts may restart).
         name: the frame's own name, when it has one (an image file's stem), for outputs that
@@ -95,6 +98,7 @@ class Frame:
     time_base: Fraction | None = None
     time: float | None = None
     wallclock: float | None = None
+    sender_wallclock: float | None = None
     source_id: str = ""
     epoch: int = 0
     name: str | None = None

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "Prompts: --point [ID:]X,Y[,LABEL][@WHEN], --box [ID:]X1,Y1,X2,Y2[@WHEN], --mask [ID:]FILE.png[@WHEN], "
         "where WHEN is a frame index (@12) or seconds (@2.5s); ID defaults to 1.",
     )
-    run.add_argument("source", help="video file, image folder, or image glob")
+    run.add_argument("source", help="video file, image folder, image glob, or live feed (rtsp://...)")
     run.add_argument("--out", type=Path, default=None, help="output folder (give --out, --redis or both)")
     run.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL][@WHEN]")
     run.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2[@WHEN]")
@@ -85,6 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--davis", type=Path, default=None, help="also write DAVIS palette PNGs to this folder")
     run.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     run.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
+    live_group = run.add_argument_group("live feeds (rtsp://, rtsps://, http(s)://, udp://, srt://, /dev/video*)")
+    live_group.add_argument("--rtsp-transport", choices=["tcp", "udp"], default="tcp", help="RTSP transport (default tcp)")
+    live_group.add_argument("--open-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    live_group.add_argument(
+        "--read-timeout", type=float, default=5.0, help="seconds without a frame before reconnecting (default 5)"
+    )
+    live_group.add_argument(
+        "--reconnect-attempts", type=int, default=None, help="reconnections after the feed is lost (default: forever)"
+    )
+    live_group.add_argument(
+        "--max-latency", type=float, default=None, metavar="SECONDS",
+        help="drop (and count) a frame captured longer ago than this instead of tracking it",
+    )
+    run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    run.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
     redis_group = run.add_argument_group("Redis output")
     redis_group.add_argument(
         "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
@@ -104,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_args(run)
 
     info = sub.add_parser("info", help="describe what a source holds")
-    info.add_argument("source", help="video file, image folder, or image glob")
+    info.add_argument("source", help="video file, image folder, image glob, or live feed URL")
 
     sub.add_parser("models", help="list the SAM 2 models vidseg knows")
 
@@ -342,15 +357,17 @@ def _run_job(args: argparse.Namespace) -> int:
     from vidseg.cli.signals import SignalBridge
     from vidseg.pipeline.job import JobConfig, JobStatus, run_job
     from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
+    from vidseg.sources import LiveOptions
 
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
     if args.prompts is not None:
         prompts += load_prompt_file(args.prompts)
     redis_config = None
     if args.redis is not None:
+        from vidseg.redact import redact_url
         from vidseg.sinks.redis.schema import RedisConfig
 
-        source_id = args.source_id or Path(args.source.rstrip("/")).stem or "source"
+        source_id = args.source_id or Path(redact_url(args.source).rstrip("/").split("?")[0]).stem or "source"
         redis_config = RedisConfig(
             args.redis,
             source_id=source_id,
@@ -371,6 +388,11 @@ def _run_job(args: argparse.Namespace) -> int:
         davis=args.davis,
         overlay=not args.no_overlay,
         overwrite=args.overwrite,
+        live=LiveOptions(transport=args.rtsp_transport, open_timeout=args.open_timeout, read_timeout=args.read_timeout,
+                         reconnect_attempts=args.reconnect_attempts),
+        max_latency=args.max_latency,
+        max_frames=args.max_frames,
+        duration=args.duration,
         cache_dir=_cache_dir(),
         download=not args.no_download,
         redis=redis_config,
@@ -428,9 +450,9 @@ def _send_prompts(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from vidseg.sources import open_source
+    from vidseg.sources import LiveOptions, open_source
 
-    source = open_source(args.source)
+    source = open_source(args.source, live=LiveOptions(reconnect_attempts=0))
     try:
         print("\n".join(source.info.lines()))
     finally:

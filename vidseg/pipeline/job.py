@@ -26,13 +26,14 @@ from vidseg.pipeline.tracking import ResultStage, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.router import PromptRouter
 from vidseg.prompts.spec import ScheduledPrompt
+from vidseg.redact import redact_url
 from vidseg.results import FrameResult
 from vidseg.sinks.base import RunContext, Sink, SinkPolicy, SinkReport
 from vidseg.sinks.files.manifest import Manifest
 from vidseg.sinks.files.sink import FileSink
 from vidseg.sinks.redis.schema import RedisConfig
 from vidseg.sinks.redis.sink import RedisSink
-from vidseg.sources import Source, SourceInfo, open_source
+from vidseg.sources import LiveOptions, Source, SourceInfo, open_source
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class JobConfig:
     redis: RedisConfig | None = field(default=None, repr=False)  # its URL may hold credentials
     sink_policy: SinkPolicy = SinkPolicy.FAIL_RUN
     overwrite: bool = False  # replace an earlier run's outputs in `out` (else the run refuses to start)
+    live: LiveOptions = field(default_factory=LiveOptions)  # how a live feed connects and reconnects
+    max_latency: float | None = None  # a live frame older than this (s since capture) is dropped, not tracked
+    max_frames: int | None = None  # stop after this many frames (live runs: otherwise forever)
+    duration: float | None = None  # stop after this many seconds of running
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
 
     def __post_init__(self) -> None:
@@ -66,6 +71,12 @@ class JobConfig:
             raise ConfigError(f"queue_size (frames held between two stages) must be >= 1; found {self.queue_size!r}")
         if not self.deadline > 0:
             raise ConfigError(f"deadline (seconds threads get to stop) must be > 0; found {self.deadline!r}")
+        for name in ("max_latency", "duration"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be > 0 seconds; found {value!r}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max-frames must be >= 1; found {self.max_frames!r}")
         if not 0.0 <= self.visible_threshold <= 1.0:
             raise ConfigError(f"visible_threshold (a presence probability) must be in [0, 1]; found "
                               f"{self.visible_threshold!r}")  # fmt: skip
@@ -105,16 +116,19 @@ def run_job(
     pipeline = Pipeline(stop, abort)
     with contextlib.ExitStack() as cleanup:
         source = open_source(config.source, every=config.every, start=config.start, end=config.end,
-                             fps=config.image_fps)  # fmt: skip
+                             fps=config.image_fps, live=config.live, stop=stop)  # fmt: skip
         cleanup.callback(_close_source, source, pipeline)
         router = _router(config, source.info)
         weights = model or build_model(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
-        outputs = _SinkSet(list(sinks) if sinks is not None else _sinks(config, router, pipeline), config.sink_policy)
+        outputs = _SinkSet(list(sinks) if sinks is not None else _sinks(config, router, pipeline, source.info.kind == "live"),
+                           config.sink_policy)
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
-        results = record.results = ResultStage(lambda: pipeline.dropped, config.visible_threshold, progress,
-                                               on_frame=record.tick)  # fmt: skip
-        _wire(pipeline, source, TrackStage(weights.session(), router), results, outputs, config)
+        track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop)
+        results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
+                                               progress, on_frame=record.tick,
+                                               source_state=lambda: getattr(source, "state", "running"))  # fmt: skip
+        _wire(pipeline, source, track, results, outputs, config)
         outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
                      cleanup)  # fmt: skip
         record.tick(force=True)  # a manifest from the start: a killed run still says how far it got
@@ -125,13 +139,14 @@ def run_job(
         run_seconds = time.perf_counter() - run_started
         if progress is not None:
             progress.finish()
-        reports, close_error = outputs.close(_status(error, stop, abort), error, pipeline.stuck)
+        stopped = threading.Event() if track.limit_reached else stop  # a limit reached is no interruption
+        reports, close_error = outputs.close(_status(error, stopped, abort), error, pipeline.stuck)
         error = error or close_error
         if error is None and results.frames == 0 and not stop.is_set():
-            error = SourceError(f"no frame was decoded from {config.source} between --start {config.start} and "
+            error = SourceError(f"no frame was decoded from {source.info.uri} between --start {config.start} and "
                                 f"--end {config.end} (the source lasts {source.info.duration} s); check the times, "
                                 "or whether the file is damaged")  # fmt: skip
-        report = record.report(_status(error, stop, abort), error, run_seconds)
+        report = record.report(_status(error, stopped, abort), error, run_seconds)
         record.write(report, reports, _missing(report, source.info, config))
         _log_end(report, router.waiting(), weights.info.random_weights)
     if error is not None:
@@ -162,7 +177,8 @@ class _RunRecord:
         if self.config.out is None or not self.config.out.is_dir():
             return
         Manifest(report, self.started, self.source.info, self.source.stats, self.weights.info,
-                 _commands(self.config), self.router.waiting(), replace(self.config, prompts=()), reports,
+                 _commands(self.config), self.router.waiting(),
+                 replace(self.config, prompts=(), source=redact_url(self.config.source)), reports,
                  self.pipeline.timings, self.pipeline.drops, missing).write(self.config.out)  # fmt: skip
 
     def tick(self, force: bool = False) -> None:
@@ -178,7 +194,9 @@ class _RunRecord:
 
 
 def _source_id(config: JobConfig) -> str:
-    return config.redis.source_id if config.redis is not None else Path(config.source.rstrip("/")).stem or "source"
+    if config.redis is not None:
+        return config.redis.source_id
+    return Path(redact_url(config.source).rstrip("/").split("?")[0]).stem or "source"
 
 
 def _commands(config: JobConfig) -> list[PromptCommand]:
@@ -203,11 +221,13 @@ def _router(config: JobConfig, info: SourceInfo) -> PromptRouter:
     return router
 
 
-def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline) -> list[Sink]:
-    """Redis first: an unreachable server stops the run before any output file exists."""
+def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline, live: bool) -> list[Sink]:
+    """Redis first: an unreachable server stops the run before any output file exists. A live
+    run's Redis backlog drops its oldest entries (counted) instead of holding the run back."""
     sinks: list[Sink] = []
     if config.redis is not None:
-        sinks.append(RedisSink(config.redis, router, on_failure=lambda exc: pipeline.fail("prompts", exc)))
+        redis_config = replace(config.redis, lossless=False) if live else config.redis
+        sinks.append(RedisSink(redis_config, router, on_failure=lambda exc: pipeline.fail("prompts", exc)))
     if config.out is not None:
         sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay, overwrite=config.overwrite))
     return sinks
@@ -291,7 +311,8 @@ class _SinkSet:
 
 def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: _SinkSet,
           config: JobConfig) -> None:  # fmt: skip
-    frames = pipeline.channel("frames", config.queue_size, BufferPolicy.WAIT)
+    live = source.info.kind == "live"  # newest wins: the model always gets the freshest frame
+    frames = pipeline.channel("frames", 1 if live else config.queue_size, BufferPolicy.DROP_OLDEST if live else BufferPolicy.WAIT)
     tracked = pipeline.channel("tracked", config.queue_size, BufferPolicy.WAIT)
     outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks.sinks]
     pipeline.source("decode", source, [frames], background=True)

@@ -32,6 +32,7 @@ class RunStats:
     frames: int  # frames processed (results handed to the sinks)
     fps: float  # processing rate since the first frame
     dropped: int  # frames dropped by buffer policies and by the source
+    source_state: str = "running"  # a live source's state: running, reconnecting, stopped, failed
 
 
 @dataclass(frozen=True)

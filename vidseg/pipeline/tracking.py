@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from vidseg.pipeline.object_events import ObjectEvents
 from vidseg.pipeline.progress import Progress
 from vidseg.pipeline.status import RunStats
 from vidseg.prompts.router import PromptRouter
-from vidseg.results import Event, FrameResult
+from vidseg.results import Event, EventKind, FrameResult
 from vidseg.types import Frame, TrackingResult
 
 
@@ -33,15 +34,49 @@ class Tracked:
 
 
 class TrackStage:
-    """Prompts, then a tracking step, for each frame (model thread only)."""
+    """Prompts, then a tracking step, for each frame (model thread only).
 
-    def __init__(self, session: Sam2Tracker, router: PromptRouter) -> None:
+    Args:
+        session: the stream's tracking session.
+        router: the run's prompt router.
+        max_latency: a frame captured longer ago than this (seconds, by its ``wallclock``) is
+            dropped instead of tracked, and counted in :attr:`stale` (live feeds).
+        max_frames: track this many frames, then set ``stop`` (later frames are not tracked).
+        duration: run this many seconds, then set ``stop``.
+        stop: the run's stop event.
+    """
+
+    def __init__(
+        self, session: Sam2Tracker, router: PromptRouter, max_latency: float | None = None,
+        max_frames: int | None = None, duration: float | None = None, stop: threading.Event | None = None,
+    ) -> None:  # fmt: skip
         self.session = session
         self.router = router
+        self._max_latency = max_latency
+        self._max_frames = max_frames
+        self._duration = duration
+        self._stop = stop or threading.Event()
+        self._started: float | None = None
+        self.tracked = 0
+        self.stale = 0  # frames dropped for being older than max_latency
+        self.limit_reached = False  # the run stopped at --max-frames or --duration
 
-    def __call__(self, frame: Frame) -> Tracked:
+    def __call__(self, frame: Frame) -> Tracked | None:
+        now = time.monotonic()
+        self._started = now if self._started is None else self._started
+        if (self._max_frames is not None and self.tracked >= self._max_frames) or (
+            self._duration is not None and now - self._started >= self._duration
+        ):
+            self.limit_reached = True
+            self._stop.set()  # the run's limit: the source stops, what is in flight is not tracked
+            return None
+        if self._max_latency is not None and frame.wallclock is not None and time.time() - frame.wallclock > self._max_latency:
+            self.stale += 1
+            return None
         events = self.router.apply_due(self.session, frame)
-        return Tracked(frame, self.session.step(frame), tuple(events))
+        tracked = Tracked(frame, self.session.step(frame), tuple(events))
+        self.tracked += 1
+        return tracked
 
 
 class ResultStage:
@@ -56,10 +91,12 @@ class ResultStage:
 
     def __init__(
         self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None,
-        on_frame: Callable[[], None] | None = None,
+        on_frame: Callable[[], None] | None = None, source_state: Callable[[], str] | None = None,
     ) -> None:  # fmt: skip
         self._dropped = dropped
         self._on_frame = on_frame
+        self._source_state = source_state or (lambda: "running")
+        self._epoch: int | None = None
         self._threshold = threshold
         self._progress = progress
         self._objects = ObjectEvents()
@@ -78,6 +115,10 @@ class ResultStage:
                                    self._threshold)  # fmt: skip
         self._dropped_before = dropped
         object_events = self._objects.update(result.record)
+        if self._epoch is not None and item.frame.epoch != self._epoch:
+            object_events.insert(0, Event(EventKind.SOURCE_RECONNECTED, item.frame.index, item.frame.time, None,
+                                          f"the source reconnected: epoch {item.frame.epoch}"))  # fmt: skip
+        self._epoch = item.frame.epoch
         if object_events:
             result = FrameResult(result.frame, tracking, masks, result.record, (*item.events, *object_events),
                                  result.dropped)  # fmt: skip
@@ -90,4 +131,5 @@ class ResultStage:
 
     def stats(self) -> RunStats:
         elapsed = time.perf_counter() - self._started if self._started is not None else 0.0
-        return RunStats(frames=self.frames, fps=self.frames / elapsed if elapsed > 0 else 0.0, dropped=self._dropped())
+        return RunStats(frames=self.frames, fps=self.frames / elapsed if elapsed > 0 else 0.0, dropped=self._dropped(),
+                        source_state=self._source_state())  # fmt: skip

@@ -1,12 +1,15 @@
-"""Frame sources: video files (PyAV) and folders of images."""
+"""Frame sources: video files (PyAV), folders of images, and live feeds (RTSP and other URLs)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from vidseg.errors import SourceError
 from vidseg.sources.base import Source, SourceInfo, SourceStats
 from vidseg.sources.file import FileSource
 from vidseg.sources.images import ImageFolderSource
+from vidseg.sources.live import LiveOptions, LiveSource, is_live
 
 
 def open_source(
@@ -16,17 +19,40 @@ def open_source(
     end: float | None = None,
     fps: float = 24.0,
     source_id: str | None = None,
+    live: LiveOptions | None = None,
+    stop: threading.Event | None = None,
 ) -> Source:
-    """Open a video file, or a folder/glob of images, as a :class:`Source`.
+    """Open a video file, a folder/glob of images, or a live feed (``rtsp://``, ``http(s)://``,
+    ``udp://``, ``srt://``, ``/dev/video0`` ...) as a :class:`Source`.
+
+    Args:
+        live: how a live feed connects and reconnects; ``stop`` ends its reconnect waits.
 
     Raises:
-        SourceNotFoundError, SourceFormatError: see the concrete sources.
+        SourceNotFoundError, SourceFormatError, SourceConnectionError: see the concrete sources.
     """
     text = str(spec)
+    if is_live(text):
+        if start is not None or end is not None:
+            raise SourceError("--start and --end apply to files; a live feed has no beginning to count from "
+                              "(use --duration or --max-frames)")  # fmt: skip
+        if every != 1:
+            raise SourceError("--every applies to files; a live feed keeps the newest frame whatever the model's speed")
+        return LiveSource(text, live, source_id=source_id, stop=stop)
     path = Path(text)
     if path.is_dir() or (not path.is_file() and any(ch in text for ch in "*?[")):
         return ImageFolderSource(text, fps=fps, every=every, start=start, end=end, source_id=source_id)
     return FileSource(text, every=every, start=start, end=end, source_id=source_id)
 
 
-__all__ = ["FileSource", "ImageFolderSource", "Source", "SourceInfo", "SourceStats", "open_source"]
+__all__ = [
+    "FileSource",
+    "ImageFolderSource",
+    "LiveOptions",
+    "LiveSource",
+    "Source",
+    "SourceInfo",
+    "SourceStats",
+    "is_live",
+    "open_source",
+]

@@ -191,7 +191,9 @@ class RedisPublisher:
     def _enqueue_status(self) -> None:
         # Called with the lock held (or before the thread starts).
         stats = self._stats()
-        state = RunState.RECONNECTING if self._retrying and self._state is RunState.RUNNING else self._state
+        # Reconnecting: Redis is unreachable, or the source is (a live feed that went away).
+        reconnecting = self._retrying or bool(stats.get("reconnecting", 0.0))
+        state = RunState.RECONNECTING if reconnecting and self._state is RunState.RUNNING else self._state
         fields = {
             "schema_version": str(STATUS_SCHEMA_VERSION),
             "state": state.value,

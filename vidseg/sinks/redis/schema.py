@@ -128,11 +128,12 @@ def encode_entry(record: FrameRecord, context: FrameContext | None = None) -> di
     ``model`` (see :class:`FrameContext`)."""
     ctx = context or FrameContext()
     payload = record.to_json()
-    payload.update(source_id=ctx.source_id, epoch=ctx.epoch, wallclock=ctx.wallclock, dropped=ctx.dropped,
-                   model=ctx.model)  # fmt: skip
+    epoch = record.epoch or ctx.epoch
+    wallclock = record.wallclock if record.wallclock is not None else ctx.wallclock
+    payload.update(source_id=ctx.source_id, epoch=epoch, wallclock=wallclock, dropped=ctx.dropped, model=ctx.model)
     return {
         "schema_version": str(SCHEMA_VERSION),
-        "frame_key": f"{ctx.epoch}:{record.index}",
+        "frame_key": f"{epoch}:{record.index}",
         "source_id": ctx.source_id,
         "payload": json.dumps(payload, separators=(",", ":")),
     }

@@ -63,7 +63,7 @@ class RedisSink:
     def open(self, context: RunContext) -> None:
         def stats() -> dict[str, float]:
             now = context.stats()
-            return {"fps": now.fps, "dropped": float(now.dropped)}
+            return {"fps": now.fps, "dropped": float(now.dropped), "reconnecting": float(now.source_state == "reconnecting")}
 
         self._model = model_identity(context.model)
         self._abort = context.abort

@@ -1,0 +1,78 @@
+"""A live run end to end: RTSP feed -> tracker -> Redis, newest frame wins, drops counted, a prompt
+sent through Redis mid-run, the server killed and restarted."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+
+import pytest
+import redis
+
+from vidseg.config import TrackerConfig
+from vidseg.pipeline.job import JobConfig, JobStatus, run_job
+from vidseg.results import Event, EventKind
+from vidseg.sinks.redis.schema import RedisConfig, decode_frame_entry, encode_prompt
+from vidseg.sources import LiveOptions
+from vidseg.types import Prompt
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _wait_for(condition: object, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_live_run_tracks_publishes_drops_and_reconnects(rtsp_feed, redis_server, tmp_path):
+    client = redis.Redis.from_url(redis_server.url)
+    stop = threading.Event()
+    config = JobConfig(
+        source=rtsp_feed.url, out=tmp_path / "o",
+        tracker=TrackerConfig(random_weights=True, image_size=128, device="cpu"),  # slower than 25 fps here
+        redis=RedisConfig(redis_server.url, source_id="cam", heartbeat=0.2),
+        live=LiveOptions(open_timeout=5.0, read_timeout=2.0, backoff_first=0.2, backoff_cap=1.0),
+    )  # fmt: skip
+    reports: list[object] = []
+    thread = threading.Thread(target=lambda: reports.append(run_job(config, stop=stop, show_progress=False)))
+    thread.start()
+    try:
+        _wait_for(lambda: client.exists("vidseg:cam:frames") and client.xlen("vidseg:cam:frames") >= 5)
+        client.xadd("vidseg:cam:prompts", encode_prompt(Prompt(1, points=((160.0, 120.0),), labels=(1,)),
+                                                        request_id="click"))  # fmt: skip
+        _wait_for(lambda: any(Event.from_fields(f).request_id == "click" for _, f in client.xrange("vidseg:cam:events")))
+        rtsp_feed.stop(signal.SIGKILL)
+        time.sleep(1.5)
+        rtsp_feed.start()
+        _wait_for(lambda: any(decode_frame_entry(f).record.epoch >= 1 for _, f in client.xrevrange("vidseg:cam:frames",
+                                                                                                   count=3)))  # fmt: skip
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive() and reports
+    assert reports[0].status is JobStatus.INTERRUPTED  # type: ignore[attr-defined]
+    entries = [decode_frame_entry(f) for _, f in client.xrange("vidseg:cam:frames")]
+    events = [Event.from_fields(f) for _, f in client.xrange("vidseg:cam:events")]
+    states = [f[b"state"].decode() for _, f in client.xrange("vidseg:cam:status")]
+    client.close()
+    # Every entry carries epoch, pts and the capture time; indices increase across the reconnect.
+    assert all(e.record.wallclock is not None for e in entries)
+    assert [e.record.index for e in entries] == sorted(e.record.index for e in entries)
+    assert {e.record.epoch for e in entries} >= {0, 1}
+    # Newest frame wins: the model is slower than the feed, so frames were dropped and counted.
+    assert sum(e.context.dropped for e in entries) > 0
+    # The prompt sent through Redis tracks object 1 from the frame it was applied on.
+    applied = next(e for e in events if e.request_id == "click")
+    assert applied.kind is EventKind.PROMPT_APPLIED
+    tracked = [e.record.index for e in entries if any(o.obj_id == 1 for o in e.record.objects)]
+    assert tracked and tracked[0] == applied.frame_index
+    # The reconnect is an event and shows on the status stream.
+    assert any(e.kind is EventKind.SOURCE_RECONNECTED for e in events)
+    assert "reconnecting" in states and states[states.index("reconnecting"):].count("running") >= 1
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["frames"]["dropped"] > 0 and manifest["source"]["kind"] == "live"
