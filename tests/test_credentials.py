@@ -75,3 +75,30 @@ def test_no_command_shows_the_password_in_any_url_form(tmp_path):
         assert b"vidseg:cam:frames" in dump and PASSWORD.encode() not in dump
     finally:
         server.stop()
+
+
+def test_a_live_feed_password_appears_nowhere(tmp_path, redis_server):
+    from tests.conftest import RtspFeed
+
+    feed = RtspFeed(user="camuser", password=PASSWORD).start()
+    try:
+        out = tmp_path / "live"
+        run = _vidseg("run", feed.url, "--out", str(out), "--redis", redis_server.url, "--max-frames", "15",
+                      "--point", "160,120", "--random-weights", "--image-size", "64", cwd=tmp_path)  # fmt: skip
+        info = _vidseg("info", feed.url, cwd=tmp_path)
+        wrong = _vidseg("info", feed.url.replace(PASSWORD, "nope-" + PASSWORD[::-1]), cwd=tmp_path)
+    finally:
+        feed.stop()
+    assert run.returncode == 0, run.stderr
+    assert info.returncode == 0 and "rtsp://***@127.0.0.1" in info.stdout
+    assert wrong.returncode == 2 and "check the user name and password" in wrong.stderr
+    for text in (run.stdout, run.stderr, info.stdout, info.stderr, wrong.stdout, wrong.stderr):
+        assert PASSWORD not in text and "camuser" not in text
+    for path in tmp_path.rglob("*"):
+        assert PASSWORD not in path.name
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+    client = redis.Redis.from_url(redis_server.url)
+    dump = _redis_dump(client)
+    client.close()
+    assert b"vidseg:live:frames" in dump and PASSWORD.encode() not in dump

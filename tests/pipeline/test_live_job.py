@@ -76,3 +76,40 @@ def test_a_live_run_tracks_publishes_drops_and_reconnects(rtsp_feed, redis_serve
     assert "reconnecting" in states and states[states.index("reconnecting"):].count("running") >= 1
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["frames"]["dropped"] > 0 and manifest["source"]["kind"] == "live"
+
+
+@pytest.mark.parametrize("keep", [None, 2])
+def test_live_outputs_are_cut_into_playable_segments_listed_in_the_manifest(rtsp_feed, tmp_path, keep):
+    import av
+
+    from vidseg.sinks.files.label_video import read_label_video
+    from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
+
+    out = tmp_path / "o"
+    from vidseg.prompts.spec import ScheduledPrompt
+
+    config = JobConfig(
+        source=rtsp_feed.url, out=out, prompts=(ScheduledPrompt(Prompt(1, points=((160.0, 120.0),), labels=(1,))),),
+        tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"),
+        segment_seconds=1.0, keep_segments=keep, duration=4.2,
+        live=LiveOptions(open_timeout=5.0, read_timeout=2.0),
+    )  # fmt: skip
+    report = run_job(config, show_progress=False)
+    assert report.status is JobStatus.COMPLETED  # the --duration limit is a normal end
+    manifest = json.loads((out / "manifest.json").read_text())
+    segments = manifest["segments"]
+    folders = sorted(p for p in out.iterdir() if p.name.startswith("segment-"))
+    assert [s["folder"] for s in segments] == [p.name for p in folders]
+    assert all(s["closed"] for s in segments)
+    if keep is None:
+        assert len(segments) >= 3
+        assert sum(s["frames"] for s in segments) == report.frames_processed
+    else:
+        assert len(segments) == keep  # the oldest were removed
+    for segment, folder in zip(segments, folders, strict=True):
+        labels = list(read_label_video(folder / "masks.mkv"))
+        records = list(read_objects_jsonl(folder / "objects.jsonl"))
+        with av.open(str(folder / "overlay.mp4")) as overlay:
+            shown = [round(float(f.time), 3) for f in overlay.decode(video=0)]
+        assert len(labels) == len(records) == len(shown) == segment["frames"] > 0
+        assert [round(f.time, 3) for f in labels] == [round(r.time, 3) for r in records] == shown  # real timing

@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-latency", type=float, default=None, metavar="SECONDS",
         help="drop (and count) a frame captured longer ago than this instead of tracking it",
     )
+    live_group.add_argument(
+        "--segment-seconds", type=float, default=None,
+        help="cut the file outputs into segment-NNNNN/ folders of this many seconds (live feeds: 300 by default)",
+    )
+    live_group.add_argument("--keep-segments", type=int, default=None, help="keep only the newest N closed segments")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
     redis_group = run.add_argument_group("Redis output")
@@ -393,6 +398,8 @@ def _run_job(args: argparse.Namespace) -> int:
         max_latency=args.max_latency,
         max_frames=args.max_frames,
         duration=args.duration,
+        segment_seconds=args.segment_seconds,
+        keep_segments=args.keep_segments,
         cache_dir=_cache_dir(),
         download=not args.no_download,
         redis=redis_config,

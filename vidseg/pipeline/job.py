@@ -37,6 +37,8 @@ from vidseg.sources import LiveOptions, Source, SourceInfo, open_source
 
 log = logging.getLogger(__name__)
 
+LIVE_SEGMENT_SECONDS = 300.0  # a live run's file outputs are cut every 5 minutes unless told otherwise
+
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -64,6 +66,8 @@ class JobConfig:
     max_latency: float | None = None  # a live frame older than this (s since capture) is dropped, not tracked
     max_frames: int | None = None  # stop after this many frames (live runs: otherwise forever)
     duration: float | None = None  # stop after this many seconds of running
+    segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
+    keep_segments: int | None = None  # keep at most this many closed segments (default: all)
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
 
     def __post_init__(self) -> None:
@@ -229,7 +233,9 @@ def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline, live: bo
         redis_config = replace(config.redis, lossless=False) if live else config.redis
         sinks.append(RedisSink(redis_config, router, on_failure=lambda exc: pipeline.fail("prompts", exc)))
     if config.out is not None:
-        sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay, overwrite=config.overwrite))
+        segment = config.segment_seconds if config.segment_seconds is not None else (LIVE_SEGMENT_SECONDS if live else None)
+        sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay, overwrite=config.overwrite,
+                              segment_seconds=segment, keep_segments=config.keep_segments))  # fmt: skip
     return sinks
 
 

@@ -75,6 +75,7 @@ class SourceStats:
     decoded: int = 0
     emitted: int = 0
     corrupt_packets: int = 0
+    untimed: int = 0  # decoded frames without a timestamp, not emitted (a live feed's first frame may be one)
     errors: list[str] = field(default_factory=list)
 
 

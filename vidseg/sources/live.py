@@ -218,6 +218,9 @@ class LiveSource:
         while container is not None and not self._stop.is_set():
             for decoded in self._decoded(container):
                 self._stats.decoded += 1
+                if decoded.pts is None:  # no place in time (a stream's first frame may come so): skipped
+                    self._stats.untimed += 1
+                    continue
                 time_s = float(decoded.time) if decoded.time is not None else None
                 # Known once the first RTCP sender report arrived (None or negative before).
                 realtime, start = container.start_time_realtime, container.start_time

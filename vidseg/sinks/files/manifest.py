@@ -60,6 +60,7 @@ class Manifest:
     def to_json(self, out: Path) -> dict[str, Any]:
         report = self.report
         redis = next((s for s in self.sinks if s.name == "redis"), None)
+        files = next((s for s in self.sinks if s.name == "files"), None)
         return {
             "vidseg_version": __version__,
             "status": report.status.value,
@@ -76,6 +77,7 @@ class Manifest:
                 "read": report.frames_read,
                 "processed": report.frames_processed,
                 "corrupt_packets": report.corrupt_packets,
+                "untimed": self.source_stats.untimed,
                 "dropped": report.dropped,
                 "missing": self.missing,
             },
@@ -83,6 +85,7 @@ class Manifest:
             "source_errors": list(self.source_stats.errors),
             "redis": {**jsonable(redis.details), "error": redis.error} if redis is not None else None,
             "sinks": [{"name": s.name, "frames": s.frames, "error": s.error} for s in self.sinks],
+            "segments": jsonable(files.details.get("segments")) if files is not None else None,
             "timings": {name: {"busy_seconds": t.busy, "items": t.items} for name, t in self.timings.items()},
             "outputs": [*sorted(p.name for p in out.iterdir() if p.name != "manifest.json"), "manifest.json"],
         }
