@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +14,8 @@ import torch
 
 from vidseg.datasets.moving_shapes import SyntheticClip, moving_shapes_clip
 from vidseg.models.tracking import Sam2Tracker, build_tracker
-from vidseg.sinks.redis.local_server import LocalRedisServer, free_port
+from vidseg.sinks.redis.local_server import LocalRedisServer
+from vidseg.sources.test_feed import RtspTestFeed
 
 # Results compared bit for bit must run with the same thread count on both sides.
 torch.set_num_threads(2)
@@ -58,52 +58,11 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
         server.stop()
 
 
-ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-class RtspFeed:
-    """pipelines/rtsp_test_server.py on a free loopback port, started under Debian's python3 (which
-    has GStreamer's bindings) and stopped by PID; ``freeze``/``thaw`` stop and continue it."""
-
-    def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
-                 fps: int = 25, width: int = 320, height: int = 240) -> None:  # fmt: skip
-        self.port = port or free_port()
-        self.user, self.password = user, password
-        self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height)]
-        self.process: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        auth = f"{self.user}:{self.password}@" if self.user else ""
-        return f"rtsp://{auth}127.0.0.1:{self.port}/live"
-
-    def start(self) -> RtspFeed:
-        args = [SYSTEM_PYTHON, str(ROOT / "pipelines" / "rtsp_test_server.py"), "--port", str(self.port), *self.args]
-        if self.user:
-            args += ["--user", self.user, "--password", str(self.password)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until READY (or the script exits)
-        if not line.startswith("READY"):
-            err = self.process.stderr.read() if self.process.stderr else ""
-            raise RuntimeError(f"the RTSP test feed did not start: {line!r} {err[-500:]}")
-        return self
-
-    def send(self, sig: int) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, sig)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)  # a frozen server must be able to die
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.process = None
+class RtspFeed(RtspTestFeed):
+    """The RTSP test feed on a free loopback port, stopped by PID (see vidseg.sources.test_feed)."""
 
 
 @pytest.fixture

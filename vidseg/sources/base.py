@@ -76,6 +76,7 @@ class SourceStats:
     emitted: int = 0
     corrupt_packets: int = 0
     untimed: int = 0  # decoded frames without a timestamp, not emitted (a live feed's first frame may be one)
+    decode_seconds: float = 0.0  # time spent decoding and converting frames (not waiting for data); live feeds
     errors: list[str] = field(default_factory=list)
 
 

@@ -204,10 +204,15 @@ class LiveSource:
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return
+                began = time.perf_counter()
                 try:
-                    yield from packet.decode()
+                    frames = packet.decode()
                 except (av.error.InvalidDataError, ValueError):
                     self._stats.corrupt_packets += 1
+                    continue
+                finally:
+                    self._stats.decode_seconds += time.perf_counter() - began
+                yield from frames
         except (av.FFmpegError, OSError) as exc:
             if not self._stop.is_set():
                 log.warning("%s: the connection was lost (%s)", self._where,
@@ -227,8 +232,11 @@ class LiveSource:
                 sender = None
                 if realtime is not None and realtime > 0 and time_s is not None:
                     sender = realtime / 1_000_000 + time_s - (start or 0) / 1_000_000
+                began = time.perf_counter()
+                image = decoded.to_ndarray(format="rgb24")
+                self._stats.decode_seconds += time.perf_counter() - began
                 yield Frame(
-                    image=decoded.to_ndarray(format="rgb24"),
+                    image=image,
                     index=self._stats.emitted,
                     pts=decoded.pts,
                     time_base=Fraction(decoded.time_base) if decoded.time_base is not None else None,

@@ -83,6 +83,7 @@ class Manifest:
             },
             "drops": dict(self.drops),
             "source_errors": list(self.source_stats.errors),
+            "decode_seconds": self.source_stats.decode_seconds,
             "redis": {**jsonable(redis.details), "error": redis.error} if redis is not None else None,
             "sinks": [{"name": s.name, "frames": s.frames, "error": s.error} for s in self.sinks],
             "segments": jsonable(files.details.get("segments")) if files is not None else None,

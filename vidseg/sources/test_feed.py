@@ -1,0 +1,94 @@
+"""The RTSP test feed (``pipelines/rtsp_test_server.py``) as a process: started under Debian's
+``/usr/bin/python3`` (which has GStreamer's bindings) on a free loopback port, stopped by PID. The
+tests, the live demo and the latency benchmark use it; nothing here runs at import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+from vidseg.errors import ConfigError, SourceConnectionError
+from vidseg.sinks.redis.local_server import free_port
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def feed_script() -> Path:
+    """``pipelines/rtsp_test_server.py`` of this checkout (or of the current folder)."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        script = root / "pipelines" / "rtsp_test_server.py"
+        if script.is_file():
+            return script
+    raise ConfigError("pipelines/rtsp_test_server.py was not found beside the vidseg package or in the current "
+                      "folder; run from a checkout of vidseg")  # fmt: skip
+
+
+class RtspTestFeed:
+    """A generated moving scene served over RTSP on 127.0.0.1 (use it as a context manager).
+
+    Args:
+        port: the port (default: a free one).
+        user, password: require basic authentication.
+        fps, width, height: the scene.
+    """
+
+    def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
+                 fps: int = 25, width: int = 320, height: int = 240) -> None:  # fmt: skip
+        self.port = port or free_port()
+        self.user, self.password = user, password
+        self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height)]
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.user}:{self.password}@" if self.user else ""
+        return f"rtsp://{auth}127.0.0.1:{self.port}/live"
+
+    def start(self) -> RtspTestFeed:
+        """Start it and wait until it accepts clients (it prints READY).
+
+        Raises:
+            ConfigError: GStreamer's RTSP server is not installed for /usr/bin/python3.
+            SourceConnectionError: it did not start.
+        """
+        if not os.path.exists(SYSTEM_PYTHON):
+            raise ConfigError(f"{SYSTEM_PYTHON} is missing: the RTSP test feed runs under Debian's python3")
+        args = [SYSTEM_PYTHON, str(feed_script()), "--port", str(self.port), *self.args]
+        if self.user:
+            args += ["--user", self.user, "--password", str(self.password)]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        line = self.process.stdout.readline()  # blocks until READY, or the script exits
+        if not line.startswith("READY"):
+            said = self.process.stderr.read().strip().splitlines()[-1:] or [line.strip() or "nothing"]
+            self.process.wait(timeout=10)
+            self.process = None
+            if "not available" in said[0]:
+                raise ConfigError(said[0])
+            raise SourceConnectionError(f"the RTSP test feed did not start on 127.0.0.1:{self.port}: {said[0][:300]}")
+        return self
+
+    def send(self, sig: int) -> None:
+        """Send ``sig`` (SIGSTOP freezes it, SIGCONT thaws it)."""
+        if self.process is not None:
+            os.kill(self.process.pid, sig)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)  # a frozen server must be able to die
+            os.kill(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def __enter__(self) -> RtspTestFeed:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
