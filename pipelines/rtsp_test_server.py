@@ -35,6 +35,8 @@ def launch_line(width: int, height: int, fps: int, pattern: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8554)
+    parser.add_argument("--address", default="127.0.0.1",
+                        help="address to listen on (default loopback; 0.0.0.0 inside a container network)")
     parser.add_argument("--path", default="live", help="the stream's path: rtsp://127.0.0.1:PORT/PATH")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
@@ -56,7 +58,7 @@ def main() -> int:
         return 2
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.address)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.width, args.height, args.fps, args.pattern))
@@ -73,12 +75,12 @@ def main() -> int:
         factory.set_permissions(permissions)
     server.get_mount_points().add_factory(f"/{args.path}", factory)
     if server.attach(None) == 0:
-        print(f"rtsp_test_server: cannot listen on 127.0.0.1:{args.port} (in use?)", file=sys.stderr)
+        print(f"rtsp_test_server: cannot listen on {args.address}:{args.port} (in use?)", file=sys.stderr)
         return 2
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
-    print(f"READY rtsp://127.0.0.1:{args.port}/{args.path}", flush=True)
+    print(f"READY rtsp://{args.address}:{args.port}/{args.path}", flush=True)
     loop.run()
     return 0
 

@@ -59,3 +59,13 @@ def test_docker_compose_accepts_the_file():
     proc = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_live_path_runs_feed_to_vidseg_to_redis():
+    services = _compose()["services"]
+    feed, live = services["feed"], services["vidseg-live"]
+    assert "rtsp_test_server.py" in " ".join(feed["command"]) and "0.0.0.0" in " ".join(feed["command"])
+    command = live["command"]
+    assert command[:2] == ["run", "rtsp://feed:8554/live"]
+    assert command[command.index("--redis") + 1].startswith("redis://redis:")
+    assert {"feed", "redis"} <= set(live["depends_on"])

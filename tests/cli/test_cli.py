@@ -89,3 +89,20 @@ def test_config_with_unknown_option_is_one_clear_line(tmp_path):
     preset.write_text("tracker:\n  imagesize: 64\n")
     proc = run_cli("demo", "--config", str(preset), cwd=tmp_path)
     assert proc.returncode == 2 and "unknown option(s) ['imagesize']" in proc.stderr
+
+
+def test_the_live_demo_tracks_the_feed_and_applies_a_redis_prompt(tmp_path):
+    """`vidseg demo --live`: the RTSP test feed, a private redis-server, a click and a Redis prompt."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "vidseg", "demo", "--live", "--seconds", "8"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if "live demo:" in line)
+    assert "entries read back from Redis" in line and "latency p50" in line and "Redis prompts applied: 1" in line
+    manifest = json.loads((tmp_path / "out" / "demo-live" / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["source"]["kind"] == "live"
+    assert manifest["segments"] and all(s["closed"] for s in manifest["segments"])

@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         "port when one is installed)",
     )
     demo.add_argument("--no-redis", action="store_true", help="write files only")
+    demo.add_argument(
+        "--live", action="store_true",
+        help="the live demo: start the RTSP test feed and a private redis-server, run the live job on the feed, "
+        "send a prompt through Redis mid-run, and print latency, drops and entries (outputs in out/demo-live)",
+    )
+    demo.add_argument("--seconds", type=float, default=20.0, help="how long the live demo runs (default 20)")
 
     run = sub.add_parser(
         "run",
@@ -326,7 +332,16 @@ def _cache_dir() -> Path | None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from vidseg.cli.demo import DemoConfig, run_demo
+    from vidseg.cli.demo import DemoConfig, run_demo, run_live_demo
+
+    if args.live:
+        tracker = _tracker_config(args)
+        if args.model is None and args.checkpoint is None and not args.random_weights:
+            from dataclasses import replace
+
+            tracker = replace(tracker, model="vidseg_synthetic_tiny", image_size=None)  # offline, fast
+        run_live_demo(tracker, args.seconds, cache_dir=_cache_dir(), download=not args.no_download)
+        return 0
 
     config = DemoConfig(
         tracker=_tracker_config(args),
