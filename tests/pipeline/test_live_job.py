@@ -56,7 +56,8 @@ def test_a_live_run_tracks_publishes_drops_and_reconnects(rtsp_feed, redis_serve
         thread.join(60)
     assert not thread.is_alive() and reports
     assert reports[0].status is JobStatus.INTERRUPTED  # type: ignore[attr-defined]
-    entries = [decode_frame_entry(f) for _, f in client.xrange("vidseg:cam:frames")]
+    raw = client.xrange("vidseg:cam:frames")
+    entries = [decode_frame_entry(f) for _, f in raw]
     events = [Event.from_fields(f) for _, f in client.xrange("vidseg:cam:events")]
     states = [f[b"state"].decode() for _, f in client.xrange("vidseg:cam:status")]
     client.close()
@@ -64,8 +65,12 @@ def test_a_live_run_tracks_publishes_drops_and_reconnects(rtsp_feed, redis_serve
     assert all(e.record.wallclock is not None for e in entries)
     assert [e.record.index for e in entries] == sorted(e.record.index for e in entries)
     assert {e.record.epoch for e in entries} >= {0, 1}
-    # Newest frame wins: the model is slower than the feed, so frames were dropped and counted.
+    # Newest frame wins: the model is slower than the feed, so frames were dropped and counted, and
+    # what is published is fresh (capture to publish well under a second, never a growing queue).
     assert sum(e.context.dropped for e in entries) > 0
+    latencies = sorted(int(i.decode().split("-")[0]) / 1000 - e.record.wallclock  # type: ignore[operator]
+                       for (i, _), e in zip(raw, entries, strict=True))  # fmt: skip
+    assert latencies[len(latencies) // 2] < 0.5 and latencies[-1] < 3.0
     # The prompt sent through Redis tracks object 1 from the frame it was applied on.
     applied = next(e for e in events if e.request_id == "click")
     assert applied.kind is EventKind.PROMPT_APPLIED
@@ -113,3 +118,41 @@ def test_live_outputs_are_cut_into_playable_segments_listed_in_the_manifest(rtsp
             shown = [round(float(f.time), 3) for f in overlay.decode(video=0)]
         assert len(labels) == len(records) == len(shown) == segment["frames"] > 0
         assert [round(f.time, 3) for f in labels] == [round(r.time, 3) for r in records] == shown  # real timing
+
+
+def test_a_feed_back_at_another_resolution_goes_on_in_a_new_segment(rtsp_feed, tmp_path):
+    from tests.conftest import RtspFeed
+    from vidseg.prompts.spec import ScheduledPrompt
+    from vidseg.sinks.files.label_video import read_label_video
+
+    out = tmp_path / "o"
+    stop = threading.Event()
+    config = JobConfig(
+        source=rtsp_feed.url, out=out, prompts=(ScheduledPrompt(Prompt(1, points=((100.0, 80.0),), labels=(1,))),),
+        tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"), segment_seconds=600.0,
+        live=LiveOptions(open_timeout=5.0, read_timeout=2.0, backoff_first=0.2, backoff_cap=1.0),
+    )  # fmt: skip
+    reports: list[object] = []
+    thread = threading.Thread(target=lambda: reports.append(run_job(config, stop=stop, show_progress=False)))
+    thread.start()
+    smaller: RtspFeed | None = None
+    try:
+        _wait_for(lambda: (out / "segment-00000" / "objects.jsonl").exists()
+                  and (out / "segment-00000" / "objects.jsonl").stat().st_size > 0)  # fmt: skip
+        port = rtsp_feed.port
+        rtsp_feed.stop(signal.SIGKILL)
+        smaller = RtspFeed(port=port, width=192, height=144).start()
+        _wait_for(lambda: (out / "segment-00001" / "objects.jsonl").exists()
+                  and (out / "segment-00001" / "objects.jsonl").stat().st_size > 0)  # fmt: skip
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join(60)
+        if smaller is not None:
+            smaller.stop()
+    assert reports and reports[0].status is JobStatus.INTERRUPTED  # type: ignore[attr-defined]
+    first = list(read_label_video(out / "segment-00000" / "masks.mkv"))
+    second = list(read_label_video(out / "segment-00001" / "masks.mkv"))
+    assert first[0].labels.shape == (240, 320) and second[0].labels.shape == (144, 192)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["folder"] for s in manifest["segments"]] == ["segment-00000", "segment-00001"]
