@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from vidseg.errors import PromptError
+from vidseg.prompts.commands import PromptCommand
 from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
 from vidseg.types import Frame
 
@@ -48,7 +49,9 @@ def test_due_by_frame_and_time():
     (by_frame,) = parse_cli_prompts(points=["1,1@3"])
     (by_time,) = parse_cli_prompts(points=["1,1@0.5s"])
     frame = Frame(np.zeros((2, 2, 3), np.uint8), index=3, time=0.4)
-    assert by_frame.due(frame) and not by_time.due(frame)
+    assert (by_frame.frame, by_frame.time, by_time.frame, by_time.time) == (3, None, None, 0.5)
+    when_frame, when_time = (PromptCommand.scheduled(p).when for p in (by_frame, by_time))
+    assert when_frame.due(frame) and not when_time.due(frame)
 
 
 def test_prompt_file(tmp_path):

@@ -26,7 +26,7 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from vidseg.errors import PromptError
-from vidseg.types import Frame, Prompt
+from vidseg.types import Prompt
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,6 @@ class ScheduledPrompt:
             raise PromptError(f"a prompt's frame must be >= 0 (frames count from 0); found {self.frame}")
         if self.time is not None and not (0 <= self.time < float("inf")):
             raise PromptError(f"a prompt's time must be >= 0 seconds (from the stream's start); found {self.time}")
-
-    def due(self, frame: Frame, origin: float = 0.0) -> bool:
-        """Whether to apply on ``frame``; times count from ``origin`` (the stream's start time)."""
-        if self.frame is not None:
-            return frame.index >= self.frame
-        if self.time is not None:
-            return frame.time is None or frame.time - origin >= self.time - 1e-6
-        return True
 
     def to_json(self) -> dict[str, Any]:
         p = self.prompt

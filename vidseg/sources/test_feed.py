@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 from vidseg.errors import ConfigError, SourceConnectionError
-from vidseg.sinks.redis.local_server import free_port
+from vidseg.sinks.redis.local_server import free_port, stop_process
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -79,12 +79,7 @@ class RtspTestFeed:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)  # a frozen server must be able to die
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, sig)
         self.process = None
 
     def __enter__(self) -> RtspTestFeed:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from vidseg.errors import ConfigError, RedisConnectionError
 
@@ -21,6 +22,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to a child process still running and reap it (killing it after 10 s)."""
+    if process is not None and process.poll() is None:
+        os.kill(process.pid, sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def redis_server_binary() -> str | None:
@@ -91,13 +103,7 @@ class LocalRedisServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (``signal.SIGKILL``: kill it without a clean shutdown)."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, sig)
         self.process = None
 
     def __enter__(self) -> LocalRedisServer:
