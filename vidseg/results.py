@@ -17,11 +17,13 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from vidseg.errors import InputError
 from vidseg.masks import Rle, decode_rle, summarize_mask
 from vidseg.types import BoolArray, Frame, TrackingResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: epoch, wallclock, sender_wallclock; semantic histogram and each object's class
 EVENT_SCHEMA_VERSION = 1
 
 
@@ -86,6 +88,44 @@ class Event:
 
 
 @dataclass(frozen=True)
+class SemanticMap:
+    """A frame's semantic label map.
+
+    Attributes:
+        labels: HxW uint8 class ids (0 = background), the frame's size.
+        classes: the class name of each id.
+        model: the model that made it.
+        reused: the map of an earlier frame, reused (``--semantic-every K``).
+    """
+
+    labels: np.ndarray = field(repr=False)
+    classes: tuple[str, ...]
+    model: str = ""
+    reused: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.labels, np.ndarray) or self.labels.ndim != 2 or self.labels.dtype != np.uint8:
+            raise InputError(f"a semantic map must be an HxW uint8 array; found {getattr(self.labels, 'shape', None)} "
+                             f"{getattr(self.labels, 'dtype', None)}")  # fmt: skip
+        if self.labels.size and int(self.labels.max()) >= len(self.classes):
+            raise InputError(f"semantic map holds class {int(self.labels.max())}; the model has {len(self.classes)}")
+
+    def histogram(self) -> dict[str, int]:
+        """Pixels of each class present, by name."""
+        counts = np.bincount(self.labels.ravel(), minlength=len(self.classes))
+        return {self.classes[k]: int(n) for k, n in enumerate(counts) if n}
+
+    def majority(self, mask: np.ndarray) -> tuple[str, float] | None:
+        """The class covering most of ``mask`` (HxW bool) and the fraction it covers; None for an
+        empty mask or a map of another size."""
+        if mask.shape != self.labels.shape or not mask.any():
+            return None
+        counts = np.bincount(self.labels[mask], minlength=len(self.classes))
+        best = int(counts.argmax())
+        return self.classes[best], float(counts[best] / counts.sum())
+
+
+@dataclass(frozen=True)
 class ObjectRecord:
     """One object on one frame.
 
@@ -96,6 +136,8 @@ class ObjectRecord:
         bbox: (x1, y1, x2, y2) of the mask (x2, y2 exclusive), or None when the mask is empty.
         area: mask pixels.
         rle: COCO RLE of the mask.
+        semantic_class: the semantic class covering most of the mask, when a semantic model runs.
+        class_fraction: the fraction of the mask that class covers.
     """
 
     obj_id: int
@@ -104,6 +146,8 @@ class ObjectRecord:
     bbox: tuple[int, int, int, int] | None
     area: int
     rle: Rle
+    semantic_class: str | None = None
+    class_fraction: float | None = None
 
     def mask(self) -> BoolArray:
         return decode_rle(self.rle)
@@ -116,6 +160,8 @@ class ObjectRecord:
             "bbox": list(self.bbox) if self.bbox is not None else None,
             "area": self.area,
             "rle": self.rle.to_json(),
+            **({"class": self.semantic_class, "class_fraction": round(self.class_fraction or 0.0, 4)}
+               if self.semantic_class is not None else {}),
         }
 
     @classmethod
@@ -129,6 +175,8 @@ class ObjectRecord:
                 bbox=(int(bbox[0]), int(bbox[1]), int(bbox[2]), int(bbox[3])) if bbox is not None else None,
                 area=int(data["area"]),
                 rle=Rle.from_json(data["rle"]),
+                semantic_class=str(data["class"]) if data.get("class") is not None else None,
+                class_fraction=float(data["class_fraction"]) if data.get("class_fraction") is not None else None,
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"not an object record: {exc!r} in {str(data)[:120]}") from exc
@@ -146,18 +194,23 @@ class FrameRecord:
     epoch: int = 0  # a live source's reconnections before this frame
     wallclock: float | None = None  # when it was captured (live feeds: decoded)
     sender_wallclock: float | None = None  # the sender's clock, when the stream says it
+    class_histogram: tuple[tuple[str, int], ...] | None = None  # pixels per class, when a semantic model runs
+    semantic_reused: bool = False  # the semantic map is an earlier frame's (--semantic-every)
 
     @classmethod
     def build(
-        cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None
+        cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None,
+        semantic: SemanticMap | None = None,
     ) -> FrameRecord:
         """The record of ``frame``; ``masks`` replaces the result's masks with ones that lie inside
-        them (e.g. overlaps resolved), so the result's ``regions`` still hold them."""
+        them (e.g. overlaps resolved), so the result's ``regions`` still hold them; with
+        ``semantic``, the class histogram and each object's majority class."""
         masks = result.masks if masks is None else masks
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
             summary = summarize_mask(masks[k], result.region(k))  # reads only where the tracker says the mask is
             score = float(result.scores[k])
+            majority = semantic.majority(masks[k]) if semantic is not None else None
             objects.append(
                 ObjectRecord(
                     obj_id=int(obj_id),
@@ -166,10 +219,14 @@ class FrameRecord:
                     bbox=summary.box,
                     area=summary.area,
                     rle=summary.rle,
+                    semantic_class=majority[0] if majority is not None else None,
+                    class_fraction=majority[1] if majority is not None else None,
                 )
             )
+        histogram = tuple(semantic.histogram().items()) if semantic is not None else None
         return cls(index=frame.index, pts=frame.pts, time_base=frame.time_base, time=frame.time, objects=tuple(objects),
-                   epoch=frame.epoch, wallclock=frame.wallclock, sender_wallclock=frame.sender_wallclock)  # fmt: skip
+                   epoch=frame.epoch, wallclock=frame.wallclock, sender_wallclock=frame.sender_wallclock,
+                   class_histogram=histogram, semantic_reused=semantic.reused if semantic is not None else False)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -182,6 +239,8 @@ class FrameRecord:
             "wallclock": self.wallclock,
             "sender_wallclock": self.sender_wallclock,
             "objects": [o.to_json() for o in self.objects],
+            **({"semantic": {"histogram": dict(self.class_histogram), "reused": self.semantic_reused}}
+               if self.class_histogram is not None else {}),
         }
 
     @classmethod
@@ -197,6 +256,9 @@ class FrameRecord:
                 epoch=int(data.get("epoch") or 0),
                 wallclock=float(data["wallclock"]) if data.get("wallclock") is not None else None,
                 sender_wallclock=float(data["sender_wallclock"]) if data.get("sender_wallclock") is not None else None,
+                class_histogram=tuple((str(k), int(v)) for k, v in data["semantic"]["histogram"].items())
+                if data.get("semantic") else None,
+                semantic_reused=bool(data["semantic"].get("reused", False)) if data.get("semantic") else False,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a frame record: {exc!r} in {str(data)[:120]}") from exc
@@ -247,7 +309,7 @@ class FrameResult:
     record: FrameRecord = field(repr=False)
     events: tuple[Event, ...] = ()
     dropped: int = 0
-    semantic: Any = None
+    semantic: SemanticMap | None = None
 
     def __post_init__(self) -> None:
         if self.masks.shape != self.tracking.masks.shape:
@@ -269,7 +331,9 @@ class FrameResult:
         events: tuple[Event, ...] = (),
         dropped: int = 0,
         threshold: float = 0.5,
+        semantic: SemanticMap | None = None,
     ) -> FrameResult:
-        """The result of ``frame``: its record is built from ``masks`` (overlaps resolved)."""
-        record = FrameRecord.build(frame, tracking, threshold, masks=masks)
-        return cls(frame, tracking, masks, record, events, dropped)
+        """The result of ``frame``: its record is built from ``masks`` (overlaps resolved) and the
+        semantic map, when there is one."""
+        record = FrameRecord.build(frame, tracking, threshold, masks=masks, semantic=semantic)
+        return cls(frame, tracking, masks, record, events, dropped, semantic)

@@ -111,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
     live_group.add_argument("--keep-segments", type=int, default=None, help="keep only the newest N closed segments")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
+    sem_group = run.add_argument_group("semantic model (a label map per frame, beside the tracker)")
+    sem_group.add_argument("--semantic", default=None, metavar="NAME",
+                           help="lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, "
+                           "fcn_resnet50 or vidseg_unet_synthetic (see `vidseg models`)")
+    sem_group.add_argument("--semantic-checkpoint", default=None, help="its weights (default: cache, else download)")
+    sem_group.add_argument("--semantic-random-weights", action="store_true", help="seeded random weights (meaningless maps)")
+    sem_group.add_argument("--semantic-size", type=int, default=None, help="its input size (default: the model's)")
+    sem_group.add_argument("--semantic-every", type=int, default=1, metavar="K",
+                           help="label every K-th frame; the frames between reuse the last map (marked reused)")
     redis_group = run.add_argument_group("Redis output")
     redis_group.add_argument(
         "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
@@ -376,6 +385,7 @@ def _tracker_config(args: argparse.Namespace) -> Any:
 def _run_job(args: argparse.Namespace) -> int:
     from vidseg.cli.signals import SignalBridge
     from vidseg.pipeline.job import JobConfig, JobStatus, run_job
+    from vidseg.pipeline.semantic import SemanticConfig
     from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
     from vidseg.sources import LiveOptions
 
@@ -413,6 +423,8 @@ def _run_job(args: argparse.Namespace) -> int:
         max_latency=args.max_latency,
         max_frames=args.max_frames,
         duration=args.duration,
+        semantic=SemanticConfig(args.semantic, args.semantic_checkpoint, args.semantic_random_weights,
+                                args.semantic_size, args.semantic_every) if args.semantic else None,
         segment_seconds=args.segment_seconds,
         keep_segments=args.keep_segments,
         cache_dir=_cache_dir(),
@@ -495,10 +507,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _list_models() -> int:
+    from vidseg.models.semantic import SEMANTIC_MODELS
     from vidseg.models.tracking import MODELS
 
+    print("trackers (--model):")
     for spec in MODELS.values():
-        print(f"{spec.name:24s} {spec.description or spec.source}")
+        print(f"  {spec.name:30s} {spec.description or spec.source}")
+    print("semantic models (--semantic):")
+    for sem in SEMANTIC_MODELS.values():
+        print(f"  {sem.name:30s} {sem.description}")
     return 0
 
 

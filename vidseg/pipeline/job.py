@@ -18,8 +18,10 @@ from pathlib import Path
 from vidseg.config import TrackerConfig
 from vidseg.errors import ConfigError, PipelineError, PromptError, SourceError, VidsegError
 from vidseg.models.allocator import keep_freed_memory
+from vidseg.models.semantic import build_semantic_model
 from vidseg.models.tracking import Sam2Model, build_model
 from vidseg.pipeline.progress import Progress
+from vidseg.pipeline.semantic import SemanticConfig, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, TrackStage
@@ -66,6 +68,7 @@ class JobConfig:
     max_latency: float | None = None  # a live frame older than this (s since capture) is dropped, not tracked
     max_frames: int | None = None  # stop after this many frames (live runs: otherwise forever)
     duration: float | None = None  # stop after this many seconds of running
+    semantic: SemanticConfig | None = None  # a per-frame semantic model beside the tracker
     segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
     keep_segments: int | None = None  # keep at most this many closed segments (default: all)
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
@@ -132,7 +135,8 @@ def run_job(
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
                                                source_state=lambda: getattr(source, "state", "running"))  # fmt: skip
-        _wire(pipeline, source, track, results, outputs, config)
+        labeller = _semantic_stage(config, source.info)
+        _wire(pipeline, source, track, results, outputs, config, labeller)
         outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
                      cleanup)  # fmt: skip
         record.tick(force=True)  # a manifest from the start: a killed run still says how far it got
@@ -315,15 +319,35 @@ class _SinkSet:
         return [reports[s.name] for s in opened if s.name in reports], first
 
 
+def _semantic_stage(config: JobConfig, info: SourceInfo) -> SemanticStage | None:
+    """The semantic model's stage, built once, when ``--semantic`` is given."""
+    if config.semantic is None:
+        return None
+    if info.kind == "live":
+        raise ConfigError("--semantic runs on files and image folders for now; live feeds come next")
+    sem = config.semantic
+    model = build_semantic_model(sem.model, sem.checkpoint, random_weights=sem.random_weights, input_size=sem.input_size,
+                                 cache_dir=config.cache_dir, download=config.download)  # fmt: skip
+    return SemanticStage(model, sem.every)
+
+
 def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: _SinkSet,
-          config: JobConfig) -> None:  # fmt: skip
+          config: JobConfig, labeller: SemanticStage | None = None) -> None:  # fmt: skip
     live = source.info.kind == "live"  # newest wins: the model always gets the freshest frame
     frames = pipeline.channel("frames", 1 if live else config.queue_size, BufferPolicy.DROP_OLDEST if live else BufferPolicy.WAIT)
     tracked = pipeline.channel("tracked", config.queue_size, BufferPolicy.WAIT)
     outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks.sinks]
-    pipeline.source("decode", source, [frames], background=True)
-    pipeline.stage("track", track, frames, [tracked])
-    pipeline.stage("results", results, tracked, outs, background=True)
+    if labeller is None:
+        pipeline.source("decode", source, [frames], background=True)
+        pipeline.stage("track", track, frames, [tracked])
+        pipeline.stage("results", results, tracked, outs, background=True)
+    else:  # the semantic model in its own thread beside the tracker, joined by frame key
+        to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
+        labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
+        pipeline.source("decode", source, [frames, to_semantic], background=True)
+        pipeline.stage("track", track, frames, [tracked])
+        pipeline.stage("semantic", labeller, to_semantic, [labelled])
+        pipeline.join("results", results, [tracked, labelled], key=lambda item: item.key, outs=outs, background=True)
     for sink, inbox in zip(sinks.sinks, outs, strict=True):
         pipeline.stage(f"sink-{sink.name}", sinks.writer(sink), inbox, background=True)
 

@@ -18,9 +18,10 @@ from vidseg.masks import exclusive_masks
 from vidseg.models.tracking import Sam2Tracker
 from vidseg.pipeline.object_events import ObjectEvents
 from vidseg.pipeline.progress import Progress
+from vidseg.pipeline.semantic import Labelled
 from vidseg.pipeline.status import RunStats
 from vidseg.prompts.router import PromptRouter
-from vidseg.results import Event, EventKind, FrameResult
+from vidseg.results import Event, EventKind, FrameKey, FrameResult
 from vidseg.types import Frame, TrackingResult
 
 
@@ -31,6 +32,10 @@ class Tracked:
     frame: Frame
     tracking: TrackingResult = field(repr=False)
     events: tuple[Event, ...] = ()
+
+    @property
+    def key(self) -> FrameKey:
+        return FrameKey.of(self.frame)
 
 
 class TrackStage:
@@ -104,15 +109,16 @@ class ResultStage:
         self._started: float | None = None
         self.frames = 0
 
-    def __call__(self, item: Tracked) -> FrameResult:
+    def __call__(self, item: Tracked, labelled: Labelled | None = None) -> FrameResult:
         if self._started is None:
             self._started = time.perf_counter()
         tracking = item.tracking
         # Every output shows the same masks: overlaps go to the object with the higher logit.
         masks = exclusive_masks(tracking.masks, tracking.logits)
         dropped = self._dropped()
+        semantic = labelled.semantic if labelled is not None else None
         result = FrameResult.build(item.frame, tracking, masks, item.events, dropped - self._dropped_before,
-                                   self._threshold)  # fmt: skip
+                                   self._threshold, semantic)  # fmt: skip
         self._dropped_before = dropped
         object_events = self._objects.update(result.record)
         if self._epoch is not None and item.frame.epoch != self._epoch:
@@ -121,7 +127,7 @@ class ResultStage:
         self._epoch = item.frame.epoch
         if object_events:
             result = FrameResult(result.frame, tracking, masks, result.record, (*item.events, *object_events),
-                                 result.dropped)  # fmt: skip
+                                 result.dropped, semantic)  # fmt: skip
         self.frames += 1
         if self._progress is not None:
             self._progress.update()

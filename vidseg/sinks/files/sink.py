@@ -1,7 +1,8 @@
 """The file outputs of a run, written together frame by frame.
 
 In ``--out DIR``: ``masks.mkv`` (lossless label video), ``overlay.mp4`` (H.264 preview),
-``objects.jsonl`` (one record per frame); optionally DAVIS palette PNGs in another folder.
+``objects.jsonl`` (one record per frame), ``semantic.mkv`` (the semantic model's class ids, a
+lossless label video, when one runs); optionally DAVIS palette PNGs in another folder.
 Video writers open at the first frame (when its size is known) and always close, so every file
 stays playable after an interruption. The run's ``manifest.json`` is written beside them
 (:mod:`vidseg.sinks.files.manifest`).
@@ -59,6 +60,7 @@ class _Writers:
         self.jsonl = ObjectsJsonlWriter(folder / "objects.jsonl")
         self.labels: LabelVideoWriter | None = None
         self.overlay: OverlayVideoWriter | None = None
+        self.semantic: LabelVideoWriter | None = None
         self.size: tuple[int, int] | None = None
 
     def write(self, result: FrameResult) -> np.ndarray:
@@ -74,12 +76,16 @@ class _Writers:
         self.labels.write(labels, time=frame.time)
         if self.overlay is not None:
             self.overlay.write(frame.image, result.masks, ids, time=frame.time, labels=labels)
+        if result.semantic is not None:
+            if self.semantic is None:
+                self.semantic = LabelVideoWriter(self.folder / "semantic.mkv", frame.width, frame.height, 8, self._fps)
+            self.semantic.write(result.semantic.labels, time=frame.time)
         self.jsonl.write(result.record)
         return labels
 
     def close(self) -> list[Exception]:
         errors = []
-        for writer in (self.labels, self.overlay, self.jsonl):
+        for writer in (self.labels, self.overlay, self.semantic, self.jsonl):
             if writer is None:
                 continue
             try:
@@ -102,7 +108,7 @@ class FileSink:
     """
 
     name = "files"
-    OUTPUTS = ("masks.mkv", "overlay.mp4", "objects.jsonl", "manifest.json")
+    OUTPUTS = ("masks.mkv", "overlay.mp4", "semantic.mkv", "objects.jsonl", "manifest.json")
 
     def __init__(
         self, out: str | Path, davis: str | Path | None = None, overlay: bool = True, overwrite: bool = False,

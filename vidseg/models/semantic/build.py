@@ -1,0 +1,208 @@
+"""Per-frame semantic segmentation models: one factory, several backends, one prediction type.
+
+Backends (``vidseg models`` lists them):
+- torchvision's segmentation models (21 VOC classes): ``lraspp_mobilenet_v3_large``,
+  ``deeplabv3_mobilenet_v3_large``, ``deeplabv3_resnet50``, ``fcn_resnet50``. Their pretrained
+  weights come from a local file (``checkpoint``), the cache, or a download checked against the
+  hash in the file name; offline, one error says where to put the file.
+- ``vidseg_unet_synthetic``: the project's small U-Net over the synthetic generator's shape
+  classes (its checkpoint is the project's to train: ``vidseg train semantic``, a later step).
+
+Random weights only when asked (``random_weights=True``): the maps are then meaningless. The
+class names travel with the model into every :class:`~vidseg.results.SemanticMap`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidseg.errors import CheckpointError, ConfigError, UnknownModelError
+from vidseg.models.device import resolve_device
+from vidseg.models.semantic.unet import UNet
+from vidseg.results import SemanticMap
+from vidseg.types import ImageArray, check_image
+
+log = logging.getLogger(__name__)
+
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class SemanticSpec:
+    """A known semantic model: how to build it, its classes, its input size and weights URL."""
+
+    name: str
+    classes: tuple[str, ...]
+    input_size: int
+    url: str | None  # pretrained weights (torchvision), None when the project trains them
+    description: str
+
+
+def _synthetic_classes() -> tuple[str, ...]:
+    from vidseg.datasets.synth.spec import SHAPE_CLASSES
+
+    return ("background", *(SHAPE_CLASSES[k] for k in range(1, max(SHAPE_CLASSES) + 1)))
+
+
+def _torchvision(name: str) -> Callable[[int], torch.nn.Module]:
+    def build(num_classes: int) -> torch.nn.Module:
+        from torchvision.models import segmentation
+
+        constructor = getattr(segmentation, name)
+        return constructor(weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=None)
+
+    return build
+
+
+_TV = "https://download.pytorch.org/models/"
+SEMANTIC_MODELS: dict[str, SemanticSpec] = {
+    spec.name: spec
+    for spec in (
+        SemanticSpec("lraspp_mobilenet_v3_large", VOC_CLASSES, 520, _TV + "lraspp_mobilenet_v3_large-d234d4ea.pth",
+                     "torchvision LR-ASPP MobileNetV3 (3.2 M parameters, VOC classes)"),
+        SemanticSpec("deeplabv3_mobilenet_v3_large", VOC_CLASSES, 520,
+                     _TV + "deeplabv3_mobilenet_v3_large-fc3c493d.pth", "torchvision DeepLabV3 MobileNetV3 (VOC)"),
+        SemanticSpec("deeplabv3_resnet50", VOC_CLASSES, 520, _TV + "deeplabv3_resnet50_coco-cd0a2569.pth",
+                     "torchvision DeepLabV3 ResNet-50 (VOC)"),
+        SemanticSpec("fcn_resnet50", VOC_CLASSES, 520, _TV + "fcn_resnet50_coco-1167a1af.pth",
+                     "torchvision FCN ResNet-50 (VOC)"),
+        SemanticSpec("vidseg_unet_synthetic", (), 128, None,
+                     "vidseg's small U-Net over the synthetic shapes' classes (trained by the project)"),
+    )
+}  # fmt: skip
+
+
+class SemanticModel:
+    """A semantic segmentation network behind one call: an RGB frame in, a label map out.
+
+    Only one thread may use it (the semantic stage's). Public calls run under inference mode.
+    """
+
+    def __init__(self, spec: SemanticSpec, net: torch.nn.Module, classes: tuple[str, ...], device: torch.device,
+                 input_size: int, random_weights: bool, checkpoint: str | None) -> None:  # fmt: skip
+        self.spec, self.net, self.classes, self.device = spec, net.eval().to(device), classes, device
+        self.input_size = input_size
+        self.random_weights = random_weights
+        self.checkpoint = checkpoint
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def predict(self, image: ImageArray) -> np.ndarray:
+        """The HxW label map (uint8 class ids, the frame's size) of an HxWx3 uint8 RGB frame."""
+        check_image(image)
+        height, width = image.shape[:2]
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+            mean = torch.tensor(_IMAGENET_MEAN, device=self.device)[None, :, None, None]
+            std = torch.tensor(_IMAGENET_STD, device=self.device)[None, :, None, None]
+            out = self.net((x - mean) / std)
+            logits = out["out"] if isinstance(out, dict) else out
+            logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+            return logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+
+    def label(self, image: ImageArray) -> SemanticMap:
+        """:meth:`predict` as a :class:`SemanticMap` carrying the class names."""
+        return SemanticMap(self.predict(image), self.classes, model=self.name)
+
+
+def build_semantic_model(
+    name: str,
+    checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    random_weights: bool = False,
+    input_size: int | None = None,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    seed: int = 0,
+) -> SemanticModel:
+    """Build a semantic model (see the module docstring).
+
+    Raises:
+        UnknownModelError: an unknown name (the message lists the known ones).
+        ConfigError: random weights and a checkpoint both given, or a bad input size.
+        CheckpointError: no usable weights (the message names the file and the flag).
+    """
+    spec = SEMANTIC_MODELS.get(name)
+    if spec is None:
+        raise UnknownModelError(f"unknown semantic model {name!r}; known: {sorted(SEMANTIC_MODELS)}")
+    if random_weights and checkpoint is not None:
+        raise ConfigError("--random-weights and a semantic checkpoint were both given; choose one")
+    size = input_size or spec.input_size
+    if size < 32 or size % 8:
+        raise ConfigError(f"semantic input size must be a multiple of 8 and at least 32; found {size}")
+    classes = spec.classes or _synthetic_classes()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = UNet(len(classes)) if spec.url is None else _torchvision(spec.name)(len(classes))
+    path = None
+    if not random_weights:
+        path = _weights_path(spec, checkpoint, cache_dir, download)
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read semantic weights {path} ({type(exc).__name__}); give a .pth state "
+                                  f"dict of {spec.name}") from None  # fmt: skip
+        state = blob.get("model", blob) if isinstance(blob, dict) else blob
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError:
+            raise CheckpointError(f"semantic weights {path} do not fit {spec.name} (tensors of another shape); give "
+                                  f"the weights of that model") from None  # fmt: skip
+        missing = [k for k in missing if not k.startswith("aux")]
+        unexpected = [k for k in unexpected if not k.startswith("aux")]  # torchvision's auxiliary head
+        if missing or unexpected:
+            raise CheckpointError(f"semantic weights {path} do not fit {spec.name}: {len(missing)} missing, "
+                                  f"{len(unexpected)} unexpected tensors")  # fmt: skip
+        log.info("loaded semantic model %s from %s", spec.name, path)
+    else:
+        log.warning("semantic model %s runs with random weights (seed %d): its label maps are meaningless", name, seed)
+    return SemanticModel(spec, net, classes, resolve_device(device), size, random_weights,
+                         str(path) if path is not None else None)  # fmt: skip
+
+
+def _weights_path(spec: SemanticSpec, checkpoint: str | os.PathLike[str] | None,
+                  cache_dir: str | os.PathLike[str] | None, download: bool) -> Path:  # fmt: skip
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"semantic checkpoint {path} does not exist; check --semantic-checkpoint")
+        return path
+    if spec.url is None:
+        raise CheckpointError(
+            f"{spec.name} has no weights yet: give --semantic-checkpoint FILE (trained with the project's recipe), "
+            "or --semantic-random-weights to try the pipeline with meaningless maps"
+        )
+    cache = Path(cache_dir or Path.home() / ".cache" / "vidseg" / "checkpoints")
+    target = cache / spec.url.rsplit("/", 1)[1]
+    if target.is_file():
+        return target
+    if not download:
+        raise CheckpointError(f"{target.name} is not in {cache} and downloads are off; put the file there or give "
+                              "--semantic-checkpoint FILE")  # fmt: skip
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=target.stem.rsplit("-", 1)[-1], progress=False)
+    except Exception as exc:
+        target.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"cannot download {spec.url} ({type(exc).__name__}); offline? Put {target.name} in {cache}, or give "
+            "--semantic-checkpoint FILE, or --semantic-random-weights to try the pipeline"
+        ) from None
+    return target

@@ -1,0 +1,67 @@
+"""The semantic stage: a per-frame label map beside the tracker, in its own thread.
+
+It runs the semantic model on every ``every``-th frame and hands on the last map, marked
+``reused``, in between, so it puts one item per frame it takes and the results stage can join
+it with the tracker's result by frame key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from vidseg.errors import ConfigError
+from vidseg.models.semantic import SemanticModel
+from vidseg.results import FrameKey, SemanticMap
+from vidseg.types import Frame
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """``--semantic NAME`` and its options.
+
+    Attributes:
+        model: a semantic model name (see ``vidseg models``).
+        checkpoint: its weights file (default: the cache, else a download).
+        random_weights: run with seeded random weights (meaningless maps).
+        input_size: the model's input size (default: the model's own).
+        every: label every ``every``-th frame; the frames between reuse the last map.
+    """
+
+    model: str
+    checkpoint: str | None = None
+    random_weights: bool = False
+    input_size: int | None = None
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ConfigError(f"--semantic-every must be >= 1; found {self.every}")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """What crosses semantic -> results: the frame's key and its map."""
+
+    key: FrameKey
+    semantic: SemanticMap = field(repr=False)
+
+
+class SemanticStage:
+    """Labels frames (see the module docstring); only its own thread uses the model."""
+
+    def __init__(self, model: SemanticModel, every: int = 1) -> None:
+        self.model = model
+        self.every = every
+        self._last: SemanticMap | None = None
+        self._seen = 0
+        self.computed = 0
+
+    def __call__(self, frame: Frame) -> Labelled:
+        fresh = self._seen % self.every == 0 or self._last is None or self._last.labels.shape != frame.image.shape[:2]
+        self._seen += 1
+        if fresh:
+            self._last = self.model.label(frame.image)
+            self.computed += 1
+            return Labelled(FrameKey.of(frame), self._last)
+        assert self._last is not None
+        return Labelled(FrameKey.of(frame), replace(self._last, reused=True))
