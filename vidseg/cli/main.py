@@ -162,6 +162,10 @@ def _parser() -> argparse.ArgumentParser:
         help="F's boundary tolerance: a fraction of the image diagonal (< 1) or a radius in pixels (default 0.008)",
     )
     evaluate.add_argument(
+        "--semantic", action="store_true",
+        help="score semantic maps instead (semantic.mkv or PNG folders of class ids): per-class IoU, mIoU, pixel accuracy",
+    )
+    evaluate.add_argument(
         "--objects", choices=["all-frames", "first-frame"], default="all-frames",
         help="which ids are objects: those of the first and every scored ground-truth frame (default), or DAVIS "
         "2017's ids 1..max of the first frame (to compare with published figures)",
@@ -496,6 +500,12 @@ def _info(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from vidseg.evaluation import evaluate, format_report, write_report_json
+
+    if args.semantic:
+        from vidseg.evaluation.semantic import evaluate_semantic
+
+        print(evaluate_semantic(args.pred, args.gt, fps=args.fps).format())
+        return 0
 
     report = evaluate(args.pred, args.gt, bound_th=args.bound_th, keep_first_last=args.keep_first_last,
                       objects=args.objects, fps=args.fps)  # fmt: skip

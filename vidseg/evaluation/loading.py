@@ -141,11 +141,11 @@ class LabelSequence:
                 yield index, png.stem, read_png_labels(png)
 
 
-def _sequence_in(folder: Path) -> LabelSequence | None:
+def _sequence_in(folder: Path, video_name: str = LABEL_VIDEO_NAME) -> LabelSequence | None:
     pngs = _pngs(folder)
     if pngs:
         return LabelSequence(folder.name, folder, LabelFormat.PNG, pngs)
-    video = folder / LABEL_VIDEO_NAME
+    video = folder / video_name
     if video.is_file():
         return LabelSequence(folder.name, video, LabelFormat.VIDEO)
     return None
@@ -159,7 +159,9 @@ def _describe(folder: Path) -> str:
     return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({shown})"
 
 
-def open_labels(path: str | Path, role: str = "input") -> LabelSequence | dict[str, LabelSequence]:
+def open_labels(
+    path: str | Path, role: str = "input", video_name: str = LABEL_VIDEO_NAME
+) -> LabelSequence | dict[str, LabelSequence]:
     """One sequence, or a collection of sequences by name, found at ``path``.
 
     Args:
@@ -179,7 +181,7 @@ def open_labels(path: str | Path, role: str = "input") -> LabelSequence | dict[s
                 f"{role} {where} is a single PNG; expected {_LAYOUTS}. Pass the folder that holds the sequence's PNGs"
             )
         return LabelSequence(where.stem, where, LabelFormat.VIDEO)
-    single = _sequence_in(where)
+    single = _sequence_in(where, video_name)
     if single is not None:
         return single
     sequences: dict[str, LabelSequence] = {}
@@ -187,7 +189,7 @@ def open_labels(path: str | Path, role: str = "input") -> LabelSequence | dict[s
         if child.name.startswith("."):
             continue
         if child.is_dir():
-            found = _sequence_in(child)
+            found = _sequence_in(child, video_name)
         elif child.suffix.lower() == ".mkv":
             found = LabelSequence(child.stem, child, LabelFormat.VIDEO)
         else:
@@ -285,7 +287,9 @@ class SequencePair:
         self._warn_missing(missing, total)
 
 
-def pair_sequences(pred_path: str | Path, gt_path: str | Path, fps: float | None = None) -> tuple[SequencePair, ...]:
+def pair_sequences(
+    pred_path: str | Path, gt_path: str | Path, fps: float | None = None, video_name: str = LABEL_VIDEO_NAME
+) -> tuple[SequencePair, ...]:
     """Match the prediction's sequences with the ground truth's; ``fps``: the source's frame rate,
     to place label-video frames by time (default: from each run's ``manifest.json``).
 
@@ -294,8 +298,8 @@ def pair_sequences(pred_path: str | Path, gt_path: str | Path, fps: float | None
         InputError: one side is a single sequence and the other a collection, or a ground-truth
             sequence has no prediction.
     """
-    gt = open_labels(gt_path, "ground truth")
-    pred = open_labels(pred_path, "prediction")
+    gt = open_labels(gt_path, "ground truth", video_name)
+    pred = open_labels(pred_path, "prediction", video_name)
     if isinstance(gt, LabelSequence):
         if not isinstance(pred, LabelSequence):
             raise InputError(
