@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     sem_group.add_argument("--semantic-size", type=int, default=None, help="its input size (default: the model's)")
     sem_group.add_argument("--semantic-every", type=int, default=1, metavar="K",
                            help="label every K-th frame; the frames between reuse the last map (marked reused)")
+    sem_group.add_argument("--track-class", action="append", default=[], metavar="NAME",
+                           help="track every region of this semantic class as an object (repeatable; needs --semantic)")
+    sem_group.add_argument("--max-objects", type=int, default=None, help="at most this many objects created by class")
+    sem_group.add_argument("--min-region-area", type=int, default=64, help="smallest region (pixels) to track")
     redis_group = run.add_argument_group("Redis output")
     redis_group.add_argument(
         "--redis", default=os.environ.get("VIDSEG_REDIS_URL"), metavar="URL",
@@ -429,6 +433,9 @@ def _run_job(args: argparse.Namespace) -> int:
         duration=args.duration,
         semantic=SemanticConfig(args.semantic, args.semantic_checkpoint, args.semantic_random_weights,
                                 args.semantic_size, args.semantic_every) if args.semantic else None,
+        track_classes=tuple(args.track_class),
+        max_objects=args.max_objects,
+        min_region_area=args.min_region_area,
         segment_seconds=args.segment_seconds,
         keep_segments=args.keep_segments,
         cache_dir=_cache_dir(),

@@ -26,6 +26,7 @@ from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
+from vidseg.prompts.proposers import ClassTracker, RegionProposer
 from vidseg.prompts.router import PromptRouter
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
@@ -69,6 +70,9 @@ class JobConfig:
     max_frames: int | None = None  # stop after this many frames (live runs: otherwise forever)
     duration: float | None = None  # stop after this many seconds of running
     semantic: SemanticConfig | None = None  # a per-frame semantic model beside the tracker
+    track_classes: tuple[str, ...] = ()  # regions of these semantic classes become tracked objects
+    max_objects: int | None = None  # at most this many objects created by class
+    min_region_area: int = 64  # smaller regions of a tracked class are left out
     segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
     keep_segments: int | None = None  # keep at most this many closed segments (default: all)
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
@@ -132,10 +136,11 @@ def run_job(
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
         track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop)
+        labeller = _semantic_stage(config, source.info)
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
-                                               source_state=lambda: getattr(source, "state", "running"))  # fmt: skip
-        labeller = _semantic_stage(config, source.info)
+                                               source_state=lambda: getattr(source, "state", "running"),
+                                               class_tracker=_class_tracker(config, labeller, router), router=router)  # fmt: skip
         _wire(pipeline, source, track, results, outputs, config, labeller)
         outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
                      cleanup)  # fmt: skip
@@ -216,8 +221,8 @@ def _router(config: JobConfig, info: SourceInfo) -> PromptRouter:
     if config.out is None and config.redis is None:
         raise ConfigError("nothing to write: give --out DIR, --redis URL, or both")
     remote = config.redis is not None and config.redis.accept_prompts
-    if not config.prompts and not remote:
-        raise PromptError("no prompts given: add at least one --point, --box, --mask or --prompts FILE")
+    if not config.prompts and not remote and not config.track_classes:
+        raise PromptError("no prompts given: add at least one --point, --box, --mask, --prompts FILE or --track-class")
     top = 255 if config.davis is not None else 65535
     max_id = max((p.prompt.obj_id for p in config.prompts), default=1)
     if max_id > top:
@@ -329,6 +334,21 @@ def _semantic_stage(config: JobConfig, info: SourceInfo) -> SemanticStage | None
     model = build_semantic_model(sem.model, sem.checkpoint, random_weights=sem.random_weights, input_size=sem.input_size,
                                  cache_dir=config.cache_dir, download=config.download)  # fmt: skip
     return SemanticStage(model, sem.every)
+
+
+def _class_tracker(config: JobConfig, labeller: SemanticStage | None, router: PromptRouter) -> ClassTracker | None:
+    """``--track-class``: regions of those classes become tracked objects, ids after the prompted ones."""
+    if not config.track_classes:
+        return None
+    if labeller is None:
+        raise ConfigError("--track-class needs a semantic model: give --semantic NAME too")
+    unknown = sorted(set(config.track_classes) - set(labeller.model.classes))
+    if unknown:
+        raise ConfigError(f"--track-class {unknown} is not a class of {labeller.model.name}; its classes: "
+                          f"{list(labeller.model.classes[1:])}")  # fmt: skip
+    first = max((p.prompt.obj_id for p in config.prompts), default=0) + 1
+    return ClassTracker(config.track_classes, RegionProposer(config.min_region_area), max_objects=config.max_objects,
+                        first_id=first, id_limit=router.id_limit)  # fmt: skip
 
 
 def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: _SinkSet,

@@ -20,6 +20,7 @@ from vidseg.pipeline.object_events import ObjectEvents
 from vidseg.pipeline.progress import Progress
 from vidseg.pipeline.semantic import Labelled
 from vidseg.pipeline.status import RunStats
+from vidseg.prompts.proposers import ClassTracker
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import Event, EventKind, FrameKey, FrameResult
 from vidseg.types import Frame, TrackingResult
@@ -97,8 +98,11 @@ class ResultStage:
     def __init__(
         self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None,
         on_frame: Callable[[], None] | None = None, source_state: Callable[[], str] | None = None,
+        class_tracker: ClassTracker | None = None, router: PromptRouter | None = None,
     ) -> None:  # fmt: skip
         self._dropped = dropped
+        self._class_tracker = class_tracker
+        self._router = router
         self._on_frame = on_frame
         self._source_state = source_state or (lambda: "running")
         self._epoch: int | None = None
@@ -128,6 +132,12 @@ class ResultStage:
         if object_events:
             result = FrameResult(result.frame, tracking, masks, result.record, (*item.events, *object_events),
                                  result.dropped, semantic)  # fmt: skip
+        if self._class_tracker is not None and self._router is not None and semantic is not None:
+            # New regions of the tracked classes become objects on the next frame (the model thread
+            # applies them through the router, like any prompt).
+            tracked_masks = {int(i): masks[k] for k, i in enumerate(tracking.object_ids.tolist())}
+            for command in self._class_tracker.new_objects(semantic, tracked_masks):
+                self._router.submit(command)
         self.frames += 1
         if self._progress is not None:
             self._progress.update()

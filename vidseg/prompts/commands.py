@@ -23,6 +23,7 @@ class Origin(str, Enum):
     FILE = "prompts file"
     REDIS = "redis"
     API = "api"
+    CLASS = "track-class"  # created by tracking a class (--track-class), not clicked
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,47 @@ def test_a_run_with_semantic_writes_one_map_per_frame_at_the_sources_times(tmp_p
             assert obj.semantic_class in classes and 0 < (obj.class_fraction or 0) <= 1
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["config"]["semantic"]["model"] == "vidseg_unet_synthetic"
+
+
+def test_track_class_creates_capped_objects_after_the_prompted_ids(tmp_path):
+    """The path of --track-class (random weights: which regions it finds means nothing; that
+    regions become objects with new ids, marked in the events, capped, does)."""
+    from vidseg.config import TrackerConfig
+    from vidseg.pipeline.job import JobConfig, run_job
+    from vidseg.pipeline.semantic import SemanticConfig
+    from vidseg.prompts.spec import ScheduledPrompt
+    from vidseg.types import Prompt
+
+    clip = moving_shapes_clip(num_frames=10, height=64, width=96, num_objects=1, seed=3, fps=25)
+    source = write_clip_video(clip, tmp_path / "clip.mp4", fps=25)
+    semantic = SemanticConfig("vidseg_unet_synthetic", random_weights=True, input_size=64)
+    labels = build_semantic_model("vidseg_unet_synthetic", random_weights=True, input_size=64).predict(clip.frames[0])
+    present = [c for k, c in enumerate(SemanticMap(labels, semantic_classes()).classes) if k and (labels == k).sum() >= 64]
+    assert present, "the seeded model labels some class over 64 px"
+    config = JobConfig(
+        source=str(source), out=tmp_path / "o", prompts=(ScheduledPrompt(Prompt(3, points=((48.0, 32.0),), labels=(1,))),),
+        tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"), semantic=semantic,
+        track_classes=(present[0],), max_objects=2,
+    )  # fmt: skip
+    run_job(config, show_progress=False)
+    records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
+    ids = sorted({o.obj_id for r in records for o in r.objects})
+    assert ids[0] == 3 and 1 < len(ids) <= 3 and all(i > 3 for i in ids[1:])  # new ids after the prompted one, capped
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert [p["origin"] for p in manifest["prompts"]] == ["command line"]
+
+
+def semantic_classes() -> tuple[str, ...]:
+    return ("background", "disc", "ellipse", "rectangle", "triangle", "star", "polygon", "blob")
+
+
+def test_track_class_without_a_semantic_model_or_with_an_unknown_class_is_one_line(tmp_path):
+    clip = moving_shapes_clip(num_frames=2, height=32, width=32, num_objects=1, seed=3, fps=25)
+    source = write_clip_video(clip, tmp_path / "clip.mp4", fps=25)
+    base = [sys.executable, "-m", "vidseg", "run", str(source), "--out", str(tmp_path / "o"), "--random-weights"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    no_model = subprocess.run([*base, "--track-class", "disc"], capture_output=True, text=True, env=env, timeout=120)
+    assert no_model.returncode == 2 and "needs a semantic model" in no_model.stderr
+    unknown = subprocess.run([*base, "--track-class", "truck", "--semantic", "vidseg_unet_synthetic",
+                              "--semantic-random-weights"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert unknown.returncode == 2 and "'truck'" in unknown.stderr and "disc" in unknown.stderr
