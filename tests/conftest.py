@@ -15,7 +15,7 @@ import torch
 from vidseg.datasets.moving_shapes import SyntheticClip, moving_shapes_clip
 from vidseg.models.tracking import Sam2Tracker, build_tracker
 from vidseg.sinks.redis.local_server import LocalRedisServer
-from vidseg.sources.test_feed import RtspTestFeed
+from vidseg.sources.test_feed import SYSTEM_PYTHON, RtspTestFeed
 
 # Results compared bit for bit must run with the same thread count on both sides.
 torch.set_num_threads(2)
@@ -56,9 +56,6 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 class RtspFeed(RtspTestFeed):

@@ -402,10 +402,10 @@ def _run_job(args: argparse.Namespace) -> int:
         prompts += load_prompt_file(args.prompts)
     redis_config = None
     if args.redis is not None:
-        from vidseg.redact import redact_url
         from vidseg.sinks.redis.schema import RedisConfig
+        from vidseg.sources.base import default_source_id
 
-        source_id = args.source_id or Path(redact_url(args.source).rstrip("/").split("?")[0]).stem or "source"
+        source_id = args.source_id or default_source_id(args.source)
         redis_config = RedisConfig(
             args.redis,
             source_id=source_id,

@@ -37,6 +37,7 @@ from vidseg.sinks.files.sink import FileSink
 from vidseg.sinks.redis.schema import RedisConfig
 from vidseg.sinks.redis.sink import RedisSink
 from vidseg.sources import LiveOptions, Source, SourceInfo, open_source
+from vidseg.sources.base import default_source_id
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class _RunRecord:
 def _source_id(config: JobConfig) -> str:
     if config.redis is not None:
         return config.redis.source_id
-    return Path(redact_url(config.source).rstrip("/").split("?")[0]).stem or "source"
+    return default_source_id(config.source)
 
 
 def _commands(config: JobConfig) -> list[PromptCommand]:

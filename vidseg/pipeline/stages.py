@@ -189,7 +189,7 @@ class Pipeline:
     ) -> None:  # fmt: skip
         """A stage mapping each item of ``inbox`` to one item (None: nothing) put into every
         channel of ``outs`` (fan-out); with no ``outs`` it only consumes (a sink)."""
-        self._add_worker(name, lambda: self._next_single(inbox), fn, outs or [], background)
+        self._add_worker(name, inbox.get, fn, outs or [], background)
 
     def join(
         self, name: str, fn: Callable[..., Any], inboxes: list[Channel], key: Callable[[Any], Hashable],
@@ -233,10 +233,6 @@ class Pipeline:
                     out.end()
 
         self._stages.append(_Stage(name, work, background, timing))
-
-    @staticmethod
-    def _next_single(inbox: Channel) -> Any:
-        return inbox.get()
 
     def _put(self, outs: list[Channel], item: Any) -> bool:
         return all(out.put(item) for out in outs)

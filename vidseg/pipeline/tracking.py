@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vidseg.masks import exclusive_masks
 from vidseg.models.tracking import Sam2Tracker
@@ -130,8 +130,7 @@ class ResultStage:
                                           f"the source reconnected: epoch {item.frame.epoch}"))  # fmt: skip
         self._epoch = item.frame.epoch
         if object_events:
-            result = FrameResult(result.frame, tracking, masks, result.record, (*item.events, *object_events),
-                                 result.dropped, semantic)  # fmt: skip
+            result = replace(result, events=(*result.events, *object_events))
         if self._class_tracker is not None and self._router is not None and semantic is not None:
             # New regions of the tracked classes become objects on the next frame (the model thread
             # applies them through the router, like any prompt).

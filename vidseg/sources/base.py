@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Protocol
 
 from vidseg.errors import SourceError
+from vidseg.redact import redact_url
 from vidseg.types import Frame
+
+
+def default_source_id(spec: str) -> str:
+    """A source's name when none is given: the file's stem, or a URL's last path part without
+    its query (credentials never in it): ``rtsp://u:p@cam/stream1?x=1`` -> ``stream1``."""
+    return Path(redact_url(str(spec)).rstrip("/").split("?")[0]).stem or "source"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import av
 
 from vidseg.errors import ConfigError, SourceConnectionError, SourceError, SourceTimeoutError
 from vidseg.redact import redact_text, redact_url, url_secrets
-from vidseg.sources.base import SourceInfo, SourceStats
+from vidseg.sources.base import SourceInfo, SourceStats, default_source_id
 from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class LiveSource:
         self._secrets = url_secrets(url)
         self.options = options or LiveOptions()
         self._stop = stop or threading.Event()
-        self._source_id = source_id or (url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "live")
+        self._source_id = source_id or default_source_id(url)
         self._stats = SourceStats()
         self.epoch = 0
         self.reconnects = 0

@@ -121,5 +121,3 @@ def connect(url: str, timeout: float = 5.0, socket_timeout: float | None = None)
         raise as_vidseg_error(exc, url, "connecting") from None
     return client
 
-
-DEFAULT_BACKOFF = Backoff()
