@@ -278,6 +278,39 @@ def _add_training_parsers(sub: Any) -> None:
         "processes of 1 thread trained 1.4x faster than 1 of 2)",
     )
 
+    semantic = train.add_parser(
+        "semantic",
+        help="train the U-Net or fine-tune a torchvision model on class-id label maps",
+        description="Train a per-frame semantic model on frames with class-id label maps in the DAVIS-like layout "
+        "(JPEGImages/<video>/ and SemanticAnnotations/<video>/ palette or grayscale PNGs, 255 = ignored; vidseg synth "
+        "writes them). The project's U-Net trains from scratch; a torchvision model is fine-tuned from its "
+        "pretrained weights (or --init), its classifier replaced when the classes differ. Cross-entropy + Dice "
+        "loss; --val frames are scored with mIoU. Writes best.pt (use with --semantic NAME --semantic-checkpoint), "
+        "last.pt (continue with --resume) and history.jsonl to --out.",
+    )
+    semantic.add_argument("data", type=Path, nargs="+", help="training dataset folder(s)")
+    semantic.add_argument("--out", type=Path, required=True, help="folder for checkpoints and history")
+    semantic.add_argument("--val", type=Path, default=None, help="validation dataset folder (mIoU while training)")
+    semantic.add_argument("--model", default="vidseg_unet_synthetic", help="semantic model (see `vidseg models`)")
+    semantic.add_argument("--input-size", type=int, default=None, help="model input size (default: the model's)")
+    semantic.add_argument("--labels", default="SemanticAnnotations",
+                          help="folder of class-id PNGs in each dataset (default: SemanticAnnotations)")
+    semantic.add_argument("--classes", default=None, help="class names by id, comma-separated (default: the "
+                          "dataset's meta.json, else class_0, class_1, ...)")  # fmt: skip
+    semantic.add_argument("--every", type=int, default=1, help="use one frame in this many")
+    semantic.add_argument("--init", type=Path, default=None, help="checkpoint to fine-tune")
+    semantic.add_argument("--random-init", action="store_true", help="torchvision model from random weights")
+    semantic.add_argument("--steps", type=int, default=3000, help="optimiser steps")
+    semantic.add_argument("--batch-size", type=int, default=16, help="frames per step")
+    semantic.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    semantic.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    semantic.add_argument("--dice-weight", type=float, default=1.0, help="Dice loss weight (cross-entropy: 1)")
+    semantic.add_argument("--seed", type=int, default=0)
+    semantic.add_argument("--val-every", type=int, default=250, help="steps between validations")
+    semantic.add_argument("--max-minutes", type=float, default=None,
+                          help="stop and save after this wall time (the learning rate anneals over it)")
+    semantic.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    semantic.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
 
 def _synth(args: argparse.Namespace) -> int:
     from dataclasses import replace
@@ -340,6 +373,35 @@ def _train_tracker(args: argparse.Namespace) -> int:
     if report.ema_path is not None:
         scored = f"validation J&F {report.ema_final.jf:.3f}" if report.ema_final is not None else "not validated"
         log.info("weight average (%s) -> %s", scored, report.ema_path)
+    return 0
+
+
+def _train_semantic(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidseg.models.semantic.build import semantic_spec
+    from vidseg.training.semantic import SemanticTrainConfig, load_semantic_frames, train_semantic
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = SemanticTrainConfig(
+        out=args.out, model=args.model, input_size=args.input_size, init=args.init, random_init=args.random_init,
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, dice_weight=args.dice_weight,
+        seed=args.seed, val_every=args.val_every, max_minutes=args.max_minutes, resume=args.resume,
+    )  # fmt: skip
+    size = args.input_size or semantic_spec(args.model).input_size
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    train = load_semantic_frames(args.data, size, annotations=args.labels, classes=classes, every=args.every)
+    val = load_semantic_frames([args.val], size, annotations=args.labels, classes=train.classes, every=args.every) if (
+        args.val is not None) else None  # fmt: skip
+    log.info("training %s on %d frames (%d classes: %s)", args.model, len(train), len(train.classes),
+             ", ".join(train.classes))  # fmt: skip
+    report = train_semantic(config, train, val)
+    best = f"best mIoU {report.best_miou:.4f} at step {report.best_step} -> {report.best_path}" if (
+        report.best_path) else "no validation (give --val)"  # fmt: skip
+    log.info("%d steps in %.1f min; %s; resume from %s", report.steps_done, report.seconds / 60, best, report.last_path)
+    if report.final is not None:
+        print(report.final.format(train.classes))
     return 0
 
 
@@ -579,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "synth":
             return _synth(args)
         if args.command == "train":
-            return _train_tracker(args)
+            return _train_semantic(args) if args.what == "semantic" else _train_tracker(args)
         return _list_models()
     except VidsegError as exc:
         print(f"vidseg: error: {exc}", file=sys.stderr)

@@ -5,6 +5,8 @@ DAVIS 2017 release) back into memory.
 
     root/JPEGImages[/480p]/<name>/00000.jpg ...   RGB frames
     root/Annotations[/480p]/<name>/00000.png ...  palette PNGs, pixel index = object id (0 = background)
+    root/SemanticAnnotations/<name>/00000.png ... palette PNGs, pixel index = class id (written here for
+                                                  generated clips; ``vidseg train semantic`` reads them)
     root/ImageSets[/2017]/<split>.txt             video names, one per line
     root/meta.json                                written here: generator specs, seeds, classes, vidseg version
 
@@ -35,6 +37,9 @@ from vidseg.sinks.files.davis import DavisWriter
 from vidseg.types import ImageArray
 
 log = logging.getLogger(__name__)
+
+SEMANTIC_ANNOTATIONS = "SemanticAnnotations"
+"""The folder of class-id label maps (one palette PNG per frame, pixel index = class id)."""
 
 RESOLUTION = "480p"
 """The resolution level used when a dataset has one (DAVIS 2017: ``JPEGImages/480p/<name>``)."""
@@ -109,16 +114,19 @@ def _write_text(path: Path, text: str) -> None:
 
 def _write_video(root: Path, name: str, video: SyntheticVideo, jpeg_quality: int) -> None:
     image_dir, label_dir = root / "JPEGImages" / name, root / "Annotations" / name
-    for folder in (image_dir, label_dir):
+    class_dir = root / SEMANTIC_ANNOTATIONS / name
+    for folder in (image_dir, label_dir, class_dir):
         if folder.is_dir():  # overwrite: drop frames of an older, longer clip
             for stale in [*folder.glob("*.jpg"), *folder.glob("*.png")]:
                 stale.unlink()
     image_dir.mkdir(parents=True, exist_ok=True)
-    labels = DavisWriter(label_dir)
+    labels, classes = DavisWriter(label_dir), DavisWriter(class_dir)
     for t in range(video.num_frames):
         Image.fromarray(video.frames[t]).save(image_dir / f"{t:05d}.jpg", quality=jpeg_quality, subsampling=0)
         labels.write(video.labels[t], t)
+        classes.write(video.class_labels[t], t)
     labels.close()
+    classes.close()
 
 
 def _record(root: Path, split: str, spec: VideoSpec, videos: dict[str, Any]) -> None:
@@ -167,8 +175,9 @@ def write_davis_dataset(
     """Generate one clip per seed and write them in the DAVIS layout under ``root``.
 
     Each video is written to ``JPEGImages/<name>/`` (JPEG frames, without chroma subsampling: fine
-    textures of small frames would otherwise bleed) and ``Annotations/<name>/``
-    (palette PNGs, index = instance id) with ``name = synth_<seed:05d>``; the names are added to
+    textures of small frames would otherwise bleed), ``Annotations/<name>/`` (palette PNGs, index =
+    instance id) and ``SemanticAnnotations/<name>/`` (palette PNGs, index = shape class) with
+    ``name = synth_<seed:05d>``; the names are added to
     ``ImageSets/<split>.txt``, and the spec, seeds and per-object classes to ``meta.json``. Several
     calls (e.g. a ``train`` and a ``val`` split, or several difficulties) can share one root.
 
@@ -295,13 +304,17 @@ def _read(path: Path, mode: str) -> np.ndarray:
         raise InputError(f"cannot read {path}: {exc}; the file is damaged or not an image") from exc
 
 
-def load_video(root: str | Path, name: str, resolution: str | None = None) -> DavisVideo:
+def load_video(
+    root: str | Path, name: str, resolution: str | None = None, annotations: str = "Annotations"
+) -> DavisVideo:
     """Read one video's frames and label maps into memory.
 
     Args:
         root: the dataset folder.
         name: the video's folder name (see :func:`list_videos`).
         resolution: the resolution level (default: ``480p`` when present, else none).
+        annotations: the folder of label maps: ``Annotations`` (instance ids) or
+            :data:`SEMANTIC_ANNOTATIONS` (class ids).
 
     Raises:
         SourceNotFoundError: no such dataset or video, or the video has no annotation folder.
@@ -310,7 +323,7 @@ def load_video(root: str | Path, name: str, resolution: str | None = None) -> Da
     """
     path = _root(root)
     image_dir = _level(path, "JPEGImages", resolution) / name
-    label_dir = _level(path, "Annotations", resolution) / name
+    label_dir = _level(path, annotations, resolution) / name
     if not image_dir.is_dir():
         known = list_videos(path, resolution=resolution)
         raise SourceNotFoundError(

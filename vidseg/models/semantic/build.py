@@ -6,7 +6,8 @@ Backends (``vidseg models`` lists them):
   weights come from a local file (``checkpoint``), the cache, or a download checked against the
   hash in the file name; offline, one error says where to put the file.
 - ``vidseg_unet_synthetic``: the project's small U-Net over the synthetic generator's shape
-  classes (its checkpoint is the project's to train: ``vidseg train semantic``, a later step).
+  classes; its weights ship with the package (``weights/``, trained by
+  ``pipelines/train_semantic_synthetic.py``), and ``vidseg train semantic`` trains it on other data.
 
 Random weights only when asked (``random_weights=True``): the maps are then meaningless. The
 class names travel with the model into every :class:`~vidseg.results.SemanticMap`.
@@ -19,6 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +38,10 @@ VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
+UNET_WIDTH, UNET_DEPTH = 16, 4  # the project's U-Net: 1.9 M parameters, 16 px at the bottom of a 128 px input
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class SemanticSpec:
     description: str
 
 
-def _synthetic_classes() -> tuple[str, ...]:
+def synthetic_classes() -> tuple[str, ...]:
     from vidseg.datasets.synth.spec import SHAPE_CLASSES
 
     return ("background", *(SHAPE_CLASSES[k] for k in range(1, max(SHAPE_CLASSES) + 1)))
@@ -109,8 +113,8 @@ class SemanticModel:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
-            mean = torch.tensor(_IMAGENET_MEAN, device=self.device)[None, :, None, None]
-            std = torch.tensor(_IMAGENET_STD, device=self.device)[None, :, None, None]
+            mean = torch.tensor(IMAGENET_MEAN, device=self.device)[None, :, None, None]
+            std = torch.tensor(IMAGENET_STD, device=self.device)[None, :, None, None]
             out = self.net((x - mean) / std)
             logits = out["out"] if isinstance(out, dict) else out
             logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
@@ -119,6 +123,102 @@ class SemanticModel:
     def label(self, image: ImageArray) -> SemanticMap:
         """:meth:`predict` as a :class:`SemanticMap` carrying the class names."""
         return SemanticMap(self.predict(image), self.classes, model=self.name)
+
+
+def make_network(name: str, num_classes: int, seed: int = 0) -> torch.nn.Module:
+    """A freshly initialised network of the named model with ``num_classes`` outputs (seeded)."""
+    spec = semantic_spec(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if spec.url is None:
+            return UNet(num_classes, width=UNET_WIDTH, depth=UNET_DEPTH)
+        return _torchvision(spec.name)(num_classes)
+
+
+def semantic_spec(name: str) -> SemanticSpec:
+    """The :class:`SemanticSpec` of a known model. Raises :class:`UnknownModelError` otherwise."""
+    spec = SEMANTIC_MODELS.get(name)
+    if spec is None:
+        raise UnknownModelError(f"unknown semantic model {name!r}; known: {sorted(SEMANTIC_MODELS)} (see vidseg models)")
+    return spec
+
+
+@dataclass(frozen=True)
+class SemanticWeights:
+    """A semantic checkpoint read from disk: the state dict, and what vidseg's trainer recorded
+    (``classes``, ``input_size``, ...; empty for a plain torchvision state dict)."""
+
+    path: Path
+    state: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        names = self.meta.get("classes")
+        if isinstance(names, list | tuple) and names and all(isinstance(n, str) for n in names):
+            return tuple(names)
+        return None
+
+
+def read_semantic_weights(path: str | os.PathLike[str], name: str) -> SemanticWeights:
+    """Read a semantic checkpoint: a state dict, or a dict with ``"model"`` (and vidseg's ``"vidseg"`` entry).
+
+    Raises:
+        CheckpointError: the file is missing or not a checkpoint of this kind.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"semantic checkpoint {path} does not exist; check --semantic-checkpoint")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read semantic weights {path} ({type(exc).__name__}); give a .pth state "
+                              f"dict of {name} or a checkpoint written by vidseg train semantic") from None  # fmt: skip
+    if not isinstance(blob, dict):
+        raise CheckpointError(f"semantic weights {path} hold a {type(blob).__name__}, expected a state dict")
+    state = blob.get("model", blob)
+    meta = blob.get("vidseg", {}) if "model" in blob else {}
+    if not isinstance(state, dict) or not isinstance(meta, dict):
+        raise CheckpointError(f"semantic weights {path}: expected a state dict (or a dict with 'model'), found "
+                              f"{type(state).__name__}")  # fmt: skip
+    if meta.get("model") not in (None, name):
+        raise CheckpointError(f"semantic weights {path} are of {meta['model']!r}, not {name!r}; pass --semantic "
+                              f"{meta['model']}")  # fmt: skip
+    return SemanticWeights(path, state, meta)
+
+
+def load_into(net: torch.nn.Module, weights: SemanticWeights, name: str) -> None:
+    """Copy ``weights`` into ``net`` (torchvision's auxiliary head may be absent on either side).
+
+    Raises:
+        CheckpointError: tensors of another shape, or missing or unexpected tensors.
+    """
+    try:
+        missing, unexpected = net.load_state_dict(weights.state, strict=False)
+    except RuntimeError:
+        raise CheckpointError(f"semantic weights {weights.path} do not fit {name} (tensors of another shape); give "
+                              f"the weights of that model") from None  # fmt: skip
+    missing = [k for k in missing if not k.startswith("aux")]
+    unexpected = [k for k in unexpected if not k.startswith("aux")]
+    if missing or unexpected:
+        raise CheckpointError(f"semantic weights {weights.path} do not fit {name}: {len(missing)} missing, "
+                              f"{len(unexpected)} unexpected tensors")  # fmt: skip
+
+
+def replace_head(net: torch.nn.Module, num_classes: int) -> torch.nn.Module:
+    """Give a torchvision segmentation network ``num_classes`` outputs: every last 1x1 classifier
+    convolution (``classifier``, ``aux_classifier``, LR-ASPP's two) is replaced by a new one (for
+    fine-tuning on other classes). Returns ``net``."""
+    for head_name in ("classifier", "aux_classifier"):
+        head = getattr(net, head_name, None)
+        if head is None:
+            continue
+        for child_name, child in list(head.named_children()):
+            if isinstance(child, torch.nn.Conv2d) and child.kernel_size == (1, 1) and child_name in (
+                "4", "low_classifier", "high_classifier"
+            ):  # fmt: skip
+                setattr(head, child_name, torch.nn.Conv2d(child.in_channels, num_classes, 1))
+    return net
 
 
 def build_semantic_model(
@@ -134,47 +234,34 @@ def build_semantic_model(
 ) -> SemanticModel:
     """Build a semantic model (see the module docstring).
 
+    A checkpoint written by ``vidseg train semantic`` carries its class names and input size; they
+    become the model's (a fine-tuned torchvision model may have other classes than VOC's).
+
     Raises:
         UnknownModelError: an unknown name (the message lists the known ones).
         ConfigError: random weights and a checkpoint both given, or a bad input size.
         CheckpointError: no usable weights (the message names the file and the flag).
     """
-    spec = SEMANTIC_MODELS.get(name)
-    if spec is None:
-        raise UnknownModelError(f"unknown semantic model {name!r}; known: {sorted(SEMANTIC_MODELS)}")
+    spec = semantic_spec(name)
     if random_weights and checkpoint is not None:
-        raise ConfigError("--random-weights and a semantic checkpoint were both given; choose one")
-    size = input_size or spec.input_size
-    if size < 32 or size % 8:
-        raise ConfigError(f"semantic input size must be a multiple of 8 and at least 32; found {size}")
-    classes = spec.classes or _synthetic_classes()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = UNet(len(classes)) if spec.url is None else _torchvision(spec.name)(len(classes))
-    path = None
+        raise ConfigError("--semantic-random-weights and a semantic checkpoint were both given; choose one")
+    classes = spec.classes or synthetic_classes()
+    weights = None
     if not random_weights:
-        path = _weights_path(spec, checkpoint, cache_dir, download)
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"cannot read semantic weights {path} ({type(exc).__name__}); give a .pth state "
-                                  f"dict of {spec.name}") from None  # fmt: skip
-        state = blob.get("model", blob) if isinstance(blob, dict) else blob
-        try:
-            missing, unexpected = net.load_state_dict(state, strict=False)
-        except RuntimeError:
-            raise CheckpointError(f"semantic weights {path} do not fit {spec.name} (tensors of another shape); give "
-                                  f"the weights of that model") from None  # fmt: skip
-        missing = [k for k in missing if not k.startswith("aux")]
-        unexpected = [k for k in unexpected if not k.startswith("aux")]  # torchvision's auxiliary head
-        if missing or unexpected:
-            raise CheckpointError(f"semantic weights {path} do not fit {spec.name}: {len(missing)} missing, "
-                                  f"{len(unexpected)} unexpected tensors")  # fmt: skip
-        log.info("loaded semantic model %s from %s", spec.name, path)
+        weights = read_semantic_weights(_weights_path(spec, checkpoint, cache_dir, download), spec.name)
+        classes = weights.classes or classes
+    trained_size = weights.meta.get("input_size") if weights is not None else None
+    size = input_size or (trained_size if isinstance(trained_size, int) else spec.input_size)
+    if size < 32 or size % 16:
+        raise ConfigError(f"semantic input size must be a multiple of 16 and at least 32; found {size}")
+    net = make_network(spec.name, len(classes), seed)
+    if weights is not None:
+        load_into(net, weights, spec.name)
+        log.info("loaded semantic model %s from %s", spec.name, weights.path)
     else:
         log.warning("semantic model %s runs with random weights (seed %d): its label maps are meaningless", name, seed)
     return SemanticModel(spec, net, classes, resolve_device(device), size, random_weights,
-                         str(path) if path is not None else None)  # fmt: skip
+                         str(weights.path) if weights is not None else None)  # fmt: skip
 
 
 def _weights_path(spec: SemanticSpec, checkpoint: str | os.PathLike[str] | None,
@@ -185,9 +272,13 @@ def _weights_path(spec: SemanticSpec, checkpoint: str | os.PathLike[str] | None,
             raise CheckpointError(f"semantic checkpoint {path} does not exist; check --semantic-checkpoint")
         return path
     if spec.url is None:
+        shipped = SHIPPED_WEIGHTS / f"{spec.name}.pt"
+        if shipped.is_file():
+            return shipped
         raise CheckpointError(
-            f"{spec.name} has no weights yet: give --semantic-checkpoint FILE (trained with the project's recipe), "
-            "or --semantic-random-weights to try the pipeline with meaningless maps"
+            f"{spec.name} has no weights: {shipped} is missing (a source tree without its weights?); give "
+            "--semantic-checkpoint FILE (vidseg train semantic writes one), or --semantic-random-weights to try the "
+            "pipeline with meaningless maps"
         )
     cache = Path(cache_dir or Path.home() / ".cache" / "vidseg" / "checkpoints")
     target = cache / spec.url.rsplit("/", 1)[1]
