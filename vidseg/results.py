@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
@@ -56,6 +57,7 @@ class Event:
     obj_id: int | None = None
     detail: str = ""
     request_id: str | None = None
+    origin: str | None = None  # a prompt's origin ("command line", "redis", "track-class", ...)
 
     def to_fields(self) -> dict[str, str]:
         """The fields of the event's stream entry."""
@@ -66,6 +68,7 @@ class Event:
             "obj_id": self.obj_id,
             "detail": self.detail,
             "request_id": self.request_id,
+            **({"origin": self.origin} if self.origin is not None else {}),
         }
         return {"schema_version": str(EVENT_SCHEMA_VERSION), "kind": self.kind.value, "event": json.dumps(body)}
 
@@ -82,6 +85,7 @@ class Event:
             obj_id=body["obj_id"],
             detail=body["detail"],
             request_id=body["request_id"],
+            origin=body.get("origin"),
         )
 
 
@@ -138,6 +142,8 @@ class ObjectRecord:
         rle: COCO RLE of the mask.
         semantic_class: the semantic class covering most of the mask, when a semantic model runs.
         class_fraction: the fraction of the mask that class covers.
+        track_class: the class whose region started this object, when tracking by class created
+            it (``--track-class``), else None (a user's prompt).
     """
 
     obj_id: int
@@ -148,6 +154,7 @@ class ObjectRecord:
     rle: Rle
     semantic_class: str | None = None
     class_fraction: float | None = None
+    track_class: str | None = None
 
     def mask(self) -> BoolArray:
         return decode_rle(self.rle)
@@ -162,6 +169,7 @@ class ObjectRecord:
             "rle": self.rle.to_json(),
             **({"class": self.semantic_class, "class_fraction": round(self.class_fraction or 0.0, 4)}
                if self.semantic_class is not None else {}),
+            **({"track_class": self.track_class} if self.track_class is not None else {}),
         }
 
     @classmethod
@@ -177,6 +185,7 @@ class ObjectRecord:
                 rle=Rle.from_json(data["rle"]),
                 semantic_class=str(data["class"]) if data.get("class") is not None else None,
                 class_fraction=float(data["class_fraction"]) if data.get("class_fraction") is not None else None,
+                track_class=str(data["track_class"]) if data.get("track_class") is not None else None,
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"not an object record: {exc!r} in {str(data)[:120]}") from exc
@@ -200,11 +209,12 @@ class FrameRecord:
     @classmethod
     def build(
         cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None,
-        semantic: SemanticMap | None = None,
+        semantic: SemanticMap | None = None, by_class: Mapping[int, str] | None = None,
     ) -> FrameRecord:
         """The record of ``frame``; ``masks`` replaces the result's masks with ones that lie inside
         them (e.g. overlaps resolved), so the result's ``regions`` still hold them; with
-        ``semantic``, the class histogram and each object's majority class."""
+        ``semantic``, the class histogram and each object's majority class; ``by_class`` maps
+        the ids that tracking by class created to their class."""
         masks = result.masks if masks is None else masks
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
@@ -221,6 +231,7 @@ class FrameRecord:
                     rle=summary.rle,
                     semantic_class=majority[0] if majority is not None else None,
                     class_fraction=majority[1] if majority is not None else None,
+                    track_class=by_class.get(int(obj_id)) if by_class else None,
                 )
             )
         histogram = tuple(semantic.histogram().items()) if semantic is not None else None
@@ -332,8 +343,9 @@ class FrameResult:
         dropped: int = 0,
         threshold: float = 0.5,
         semantic: SemanticMap | None = None,
+        by_class: Mapping[int, str] | None = None,
     ) -> FrameResult:
-        """The result of ``frame``: its record is built from ``masks`` (overlaps resolved) and the
-        semantic map, when there is one."""
-        record = FrameRecord.build(frame, tracking, threshold, masks=masks, semantic=semantic)
+        """The result of ``frame``: its record is built from ``masks`` (overlaps resolved), the
+        semantic map when there is one, and the classes of objects tracking by class created."""
+        record = FrameRecord.build(frame, tracking, threshold, masks=masks, semantic=semantic, by_class=by_class)
         return cls(frame, tracking, masks, record, events, dropped, semantic)

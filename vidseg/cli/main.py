@@ -121,7 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     sem_group.add_argument("--semantic-every", type=int, default=1, metavar="K",
                            help="label every K-th frame; the frames between reuse the last map (marked reused)")
     sem_group.add_argument("--track-class", action="append", default=[], metavar="NAME",
-                           help="track every region of this semantic class as an object (repeatable; needs --semantic)")
+                           help="track every region of this semantic class as an object (repeatable; needs --semantic, "
+                           "or --proposer maskrcnn with a COCO class)")  # fmt: skip
+    sem_group.add_argument("--proposer", choices=("regions", "maskrcnn"), default="regions",
+                           help="where objects tracked by class come from: connected regions of the semantic map "
+                           "(default; touching objects of one class merge), or Mask R-CNN instances (COCO classes)")
+    sem_group.add_argument("--proposer-random-weights", action="store_true",
+                           help="Mask R-CNN with seeded random weights (no download; meaningless instances)")
     sem_group.add_argument("--max-objects", type=int, default=None, help="at most this many objects created by class")
     sem_group.add_argument("--min-region-area", type=int, default=64, help="smallest region (pixels) to track")
     redis_group = run.add_argument_group("Redis output")
@@ -200,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     prompt.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2")
     prompt.add_argument("--mask", action="append", default=[], metavar="[ID:]FILE")
     prompt.add_argument("--remove", type=int, action="append", default=[], metavar="ID", help="stop tracking ID")
+    prompt.add_argument("--track-class", action="append", default=[], metavar="NAME",
+                        help="track every region of this semantic class from now on (the run needs --semantic)")
     prompt.add_argument("--pts", type=int, default=None, help="apply at this pts (source time base) instead of next")
     prompt.add_argument("--request-id", default=None, help="echoed in the events (default: generated)")
     _add_training_parsers(sub)
@@ -498,6 +506,8 @@ def _run_job(args: argparse.Namespace) -> int:
         track_classes=tuple(args.track_class),
         max_objects=args.max_objects,
         min_region_area=args.min_region_area,
+        proposer=args.proposer,
+        proposer_random_weights=args.proposer_random_weights,
         segment_seconds=args.segment_seconds,
         keep_segments=args.keep_segments,
         cache_dir=_cache_dir(),
@@ -521,22 +531,24 @@ def _send_prompts(args: argparse.Namespace) -> int:
     from vidseg.prompts.spec import parse_cli_prompts
     from vidseg.redact import redact_url
     from vidseg.sinks.redis.client import as_vidseg_error, connect
-    from vidseg.sinks.redis.schema import RedisConfig, encode_prompt, encode_removal
+    from vidseg.sinks.redis.schema import RedisConfig, encode_prompt, encode_removal, encode_track_class
 
     if args.redis is None:
         raise ConfigError("vidseg prompt needs the run's Redis: give --redis URL or set VIDSEG_REDIS_URL")
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
-    if not prompts and not args.remove:
-        raise PromptError("no prompt given: add --point, --box, --mask or --remove")
+    if not prompts and not args.remove and not args.track_class:
+        raise PromptError("no prompt given: add --point, --box, --mask, --remove or --track-class")
     if any(p.frame is not None or p.time is not None for p in prompts):
         raise PromptError("@WHEN does not apply here: prompts go to the next frame, or use --pts")
     key = RedisConfig(args.redis, source_id=args.source_id, prefix=args.prefix).key("prompts")
     request = args.request_id or uuid.uuid4().hex[:12]
     when = args.pts if args.pts is not None else "next"
-    count = len(prompts) + len(args.remove)
+    count = len(prompts) + len(args.remove) + len(args.track_class)
     ids = [request if count == 1 else f"{request}-{k}" for k in range(count)]
     entries = [encode_prompt(p.prompt, when, rid) for p, rid in zip(prompts, ids, strict=False)]
-    entries += [encode_removal(obj_id, when, rid) for obj_id, rid in zip(args.remove, ids[len(prompts) :], strict=True)]
+    entries += [encode_removal(obj_id, when, rid) for obj_id, rid in zip(args.remove, ids[len(prompts) :], strict=False)]
+    entries += [encode_track_class(name, when, rid)
+                for name, rid in zip(args.track_class, ids[len(prompts) + len(args.remove) :], strict=True)]
     client = connect(args.redis)
     try:
         status_key = RedisConfig(args.redis, source_id=args.source_id, prefix=args.prefix).key("status")

@@ -21,16 +21,16 @@ from vidseg.models.allocator import keep_freed_memory
 from vidseg.models.semantic import build_semantic_model
 from vidseg.models.tracking import Sam2Model, build_model
 from vidseg.pipeline.progress import Progress
-from vidseg.pipeline.semantic import SemanticConfig, SemanticStage
+from vidseg.pipeline.semantic import Labelled, SemanticConfig, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
-from vidseg.prompts.proposers import ClassTracker, RegionProposer
+from vidseg.prompts.proposers import ClassTracker, Proposer, RegionProposer
 from vidseg.prompts.router import PromptRouter
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
-from vidseg.results import FrameResult
+from vidseg.results import FrameKey, FrameResult
 from vidseg.sinks.base import RunContext, Sink, SinkPolicy, SinkReport
 from vidseg.sinks.files.manifest import Manifest
 from vidseg.sinks.files.sink import FileSink
@@ -38,6 +38,7 @@ from vidseg.sinks.redis.schema import RedisConfig
 from vidseg.sinks.redis.sink import RedisSink
 from vidseg.sources import LiveOptions, Source, SourceInfo, open_source
 from vidseg.sources.base import default_source_id
+from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class JobConfig:
     track_classes: tuple[str, ...] = ()  # regions of these semantic classes become tracked objects
     max_objects: int | None = None  # at most this many objects created by class
     min_region_area: int = 64  # smaller regions of a tracked class are left out
+    proposer: str = "regions"  # where objects tracked by class come from: "regions" (of the map) or "maskrcnn"
+    proposer_random_weights: bool = False  # Mask R-CNN with seeded random weights (meaningless instances)
     segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
     keep_segments: int | None = None  # keep at most this many closed segments (default: all)
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
@@ -87,6 +90,8 @@ class JobConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be > 0 seconds; found {value!r}")
+        if self.proposer not in ("regions", "maskrcnn"):
+            raise ConfigError(f"proposer must be 'regions' or 'maskrcnn'; found {self.proposer!r}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"max-frames must be >= 1; found {self.max_frames!r}")
         if not 0.0 <= self.visible_threshold <= 1.0:
@@ -136,12 +141,12 @@ def run_job(
                            config.sink_policy)
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
-        track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop)
         labeller = _semantic_stage(config, source.info)
+        track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
+                           _class_tracker(config, labeller, router))  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
-                                               source_state=lambda: getattr(source, "state", "running"),
-                                               class_tracker=_class_tracker(config, labeller, router), router=router)  # fmt: skip
+                                               source_state=lambda: getattr(source, "state", "running"))  # fmt: skip
         _wire(pipeline, source, track, results, outputs, config, labeller)
         outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
                      cleanup)  # fmt: skip
@@ -338,18 +343,26 @@ def _semantic_stage(config: JobConfig, info: SourceInfo) -> SemanticStage | None
 
 
 def _class_tracker(config: JobConfig, labeller: SemanticStage | None, router: PromptRouter) -> ClassTracker | None:
-    """``--track-class``: regions of those classes become tracked objects, ids after the prompted ones."""
-    if not config.track_classes:
+    """Tracking by class: instances of ``--track-class`` classes (and of those a ``{"track_class":
+    NAME}`` prompt adds while running) become tracked objects, with ids after the prompted ones.
+    Made when classes are given, or when a semantic model runs and Redis prompts are read."""
+    remote = config.redis is not None and config.redis.accept_prompts
+    if config.track_classes and labeller is None and config.proposer == "regions":
+        raise ConfigError("--track-class needs a semantic model (its regions become objects): give --semantic NAME, "
+                          "or --proposer maskrcnn")  # fmt: skip
+    if not config.track_classes and not (remote and (labeller is not None or config.proposer != "regions")):
         return None
-    if labeller is None:
-        raise ConfigError("--track-class needs a semantic model: give --semantic NAME too")
-    unknown = sorted(set(config.track_classes) - set(labeller.model.classes))
-    if unknown:
-        raise ConfigError(f"--track-class {unknown} is not a class of {labeller.model.name}; its classes: "
-                          f"{list(labeller.model.classes[1:])}")  # fmt: skip
+    proposer = _proposer(config)
+    known = proposer.classes or (labeller.model.classes if labeller is not None else None)
     first = max((p.prompt.obj_id for p in config.prompts), default=0) + 1
-    return ClassTracker(config.track_classes, RegionProposer(config.min_region_area), max_objects=config.max_objects,
-                        first_id=first, id_limit=router.id_limit)  # fmt: skip
+    try:
+        tracker = ClassTracker(config.track_classes, proposer, max_objects=config.max_objects, first_id=first,
+                               id_limit=router.id_limit, known=known)  # fmt: skip
+    except ConfigError as exc:
+        source = "Mask R-CNN (COCO)" if proposer.classes else labeller.model.name if labeller else "the model"
+        raise ConfigError(f"{exc} ({source})") from None
+    router.track_class = tracker.add_class
+    return tracker
 
 
 def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: ResultStage, sinks: _SinkSet,
@@ -362,15 +375,36 @@ def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: Result
         pipeline.source("decode", source, [frames], background=True)
         pipeline.stage("track", track, frames, [tracked])
         pipeline.stage("results", results, tracked, outs, background=True)
-    else:  # the semantic model in its own thread beside the tracker, joined by frame key
+    elif track.class_tracker is None:  # the semantic model in its own thread beside the tracker, joined by frame key
         to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
         labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
         pipeline.source("decode", source, [frames, to_semantic], background=True)
         pipeline.stage("track", track, frames, [tracked])
         pipeline.stage("semantic", labeller, to_semantic, [labelled])
         pipeline.join("results", results, [tracked, labelled], key=lambda item: item.key, outs=outs, background=True)
+    else:  # tracking by class: the tracker takes each frame with its map (the model labels ahead)
+        to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
+        labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
+        pipeline.source("decode", source, [frames, to_semantic], background=True)
+        pipeline.stage("semantic", labeller, to_semantic, [labelled])
+        pipeline.join("track", track, [frames, labelled], key=_frame_key, outs=[tracked])
+        pipeline.stage("results", results, tracked, outs, background=True)
     for sink, inbox in zip(sinks.sinks, outs, strict=True):
         pipeline.stage(f"sink-{sink.name}", sinks.writer(sink), inbox, background=True)
+
+
+def _frame_key(item: Frame | Labelled) -> FrameKey:
+    return FrameKey.of(item) if isinstance(item, Frame) else item.key
+
+
+def _proposer(config: JobConfig) -> Proposer:
+    """Where objects tracked by class come from (``--proposer``)."""
+    if config.proposer == "maskrcnn":
+        from vidseg.prompts.maskrcnn import MaskRcnnProposer
+
+        return MaskRcnnProposer.build(random_weights=config.proposer_random_weights, min_area=config.min_region_area,
+                                      cache_dir=config.cache_dir, download=config.download)  # fmt: skip
+    return RegionProposer(config.min_region_area)
 
 
 def _run(pipeline: Pipeline, deadline: float) -> BaseException | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from vidseg.masks import exclusive_masks
@@ -23,16 +23,19 @@ from vidseg.pipeline.status import RunStats
 from vidseg.prompts.proposers import ClassTracker
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import Event, EventKind, FrameKey, FrameResult
-from vidseg.types import Frame, TrackingResult
+from vidseg.types import BoolArray, Frame, TrackingResult
 
 
 @dataclass(frozen=True)
 class Tracked:
-    """What crosses track -> results: the frame, the tracker's result, the prompt events."""
+    """What crosses track -> results: the frame, the tracker's result, the prompt events, and
+    (when tracking by class) the frame's semantic map and the ids tracking by class created."""
 
     frame: Frame
     tracking: TrackingResult = field(repr=False)
     events: tuple[Event, ...] = ()
+    labelled: Labelled | None = field(default=None, repr=False)
+    by_class: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def key(self) -> FrameKey:
@@ -50,14 +53,21 @@ class TrackStage:
         max_frames: track this many frames, then set ``stop`` (later frames are not tracked).
         duration: run this many seconds, then set ``stop``.
         stop: the run's stop event.
+        class_tracker: tracking by class: the stage then takes each frame with its semantic map
+            (a join), and the regions no tracked object covers become objects on that very frame,
+            before the tracker steps it (so their first masks are the frame's own).
     """
 
     def __init__(
         self, session: Sam2Tracker, router: PromptRouter, max_latency: float | None = None,
         max_frames: int | None = None, duration: float | None = None, stop: threading.Event | None = None,
+        class_tracker: ClassTracker | None = None,
     ) -> None:  # fmt: skip
         self.session = session
         self.router = router
+        self.class_tracker = class_tracker
+        self._last_masks: dict[int, BoolArray] = {}
+        self._by_class: dict[int, str] = {}
         self._max_latency = max_latency
         self._max_frames = max_frames
         self._duration = duration
@@ -67,7 +77,7 @@ class TrackStage:
         self.stale = 0  # frames dropped for being older than max_latency
         self.limit_reached = False  # the run stopped at --max-frames or --duration
 
-    def __call__(self, frame: Frame) -> Tracked | None:
+    def __call__(self, frame: Frame, labelled: Labelled | None = None) -> Tracked | None:
         now = time.monotonic()
         self._started = now if self._started is None else self._started
         if (self._max_frames is not None and self.tracked >= self._max_frames) or (
@@ -80,7 +90,19 @@ class TrackStage:
             self.stale += 1
             return None
         events = self.router.apply_due(self.session, frame)
-        tracked = Tracked(frame, self.session.step(frame), tuple(events))
+        fresh = labelled is None or not labelled.semantic.reused  # propose on each newly labelled frame
+        if self.class_tracker is not None and fresh:
+            # Regions no object covered on the last frame become objects now, with this frame's masks.
+            semantic = labelled.semantic if labelled is not None else None
+            for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks):
+                event = self.router.apply(self.session, frame, command)
+                events.append(event)
+                if event.kind is EventKind.PROMPT_APPLIED and command.track_class is None:
+                    self._by_class = {**self._by_class, command.obj_id: self.class_tracker.created[command.obj_id]}
+        result = self.session.step(frame)
+        if self.class_tracker is not None:
+            self._last_masks = {int(i): result.masks[k] for k, i in enumerate(result.object_ids.tolist())}
+        tracked = Tracked(frame, result, tuple(events), labelled, self._by_class)
         self.tracked += 1
         return tracked
 
@@ -98,11 +120,8 @@ class ResultStage:
     def __init__(
         self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None,
         on_frame: Callable[[], None] | None = None, source_state: Callable[[], str] | None = None,
-        class_tracker: ClassTracker | None = None, router: PromptRouter | None = None,
     ) -> None:  # fmt: skip
         self._dropped = dropped
-        self._class_tracker = class_tracker
-        self._router = router
         self._on_frame = on_frame
         self._source_state = source_state or (lambda: "running")
         self._epoch: int | None = None
@@ -120,9 +139,10 @@ class ResultStage:
         # Every output shows the same masks: overlaps go to the object with the higher logit.
         masks = exclusive_masks(tracking.masks, tracking.logits)
         dropped = self._dropped()
+        labelled = labelled if labelled is not None else item.labelled
         semantic = labelled.semantic if labelled is not None else None
         result = FrameResult.build(item.frame, tracking, masks, item.events, dropped - self._dropped_before,
-                                   self._threshold, semantic)  # fmt: skip
+                                   self._threshold, semantic, item.by_class)  # fmt: skip
         self._dropped_before = dropped
         object_events = self._objects.update(result.record)
         if self._epoch is not None and item.frame.epoch != self._epoch:
@@ -131,12 +151,6 @@ class ResultStage:
         self._epoch = item.frame.epoch
         if object_events:
             result = replace(result, events=(*result.events, *object_events))
-        if self._class_tracker is not None and self._router is not None and semantic is not None:
-            # New regions of the tracked classes become objects on the next frame (the model thread
-            # applies them through the router, like any prompt).
-            tracked_masks = {int(i): masks[k] for k, i in enumerate(tracking.object_ids.tolist())}
-            for command in self._class_tracker.new_objects(semantic, tracked_masks):
-                self._router.submit(command)
         self.frames += 1
         if self._progress is not None:
             self._progress.update()

@@ -61,14 +61,16 @@ class When:
 
 @dataclass(frozen=True)
 class PromptCommand:
-    """Add a prompt to an object (a new id starts it), or remove an object.
+    """Add a prompt to an object (a new id starts it), remove an object, or track a class.
 
     Attributes:
-        obj_id: the object concerned.
-        prompt: the prompt, or None to stop tracking ``obj_id``.
+        obj_id: the object concerned (0 for a class to track).
+        prompt: the prompt, or None to stop tracking ``obj_id`` (or with ``track_class``).
         when: when it applies.
         origin: where it came from.
         request_id: the sender's id for it, echoed in the events.
+        track_class: a semantic class whose regions become tracked objects from then on
+            (``{"track_class": "person"}``; needs a semantic model).
     """
 
     obj_id: int
@@ -76,19 +78,30 @@ class PromptCommand:
     when: When = When()
     origin: Origin = Origin.API
     request_id: str | None = None
+    track_class: str | None = None
 
     def __post_init__(self) -> None:
         if self.prompt is not None and self.prompt.obj_id != self.obj_id:
             raise PromptError(f"command for object {self.obj_id} carries a prompt for object {self.prompt.obj_id}")
+        if self.track_class is not None and (self.prompt is not None or self.obj_id != 0 or not self.track_class):
+            raise PromptError("a track_class command names a class and nothing else (no id, no prompt)")
 
     @property
     def is_removal(self) -> bool:
-        return self.prompt is None
+        return self.prompt is None and self.track_class is None
 
     @property
     def kind(self) -> str:
-        """'remove', or the prompt's kind ('points', 'box', 'box+points', 'mask')."""
+        """'remove', 'track_class', or the prompt's kind ('points', 'box', 'box+points', 'mask')."""
+        if self.track_class is not None:
+            return "track_class"
         return "remove" if self.prompt is None else self.prompt.kind
+
+    @classmethod
+    def track(cls, class_name: str, when: When = When(), origin: Origin = Origin.API,
+              request_id: str | None = None) -> PromptCommand:  # fmt: skip
+        """Track every region of ``class_name`` (see :class:`~vidseg.prompts.proposers.ClassTracker`)."""
+        return cls(0, None, when, origin, request_id, track_class=class_name)
 
     @classmethod
     def add(cls, prompt: Prompt, when: When = When(), origin: Origin = Origin.API,
@@ -108,6 +121,8 @@ class PromptCommand:
     def to_json(self) -> dict[str, Any]:
         """For manifests and logs (a mask is summarised by its area)."""
         out: dict[str, Any] = {"id": self.obj_id, "kind": self.kind, "origin": self.origin.value}
+        if self.track_class is not None:
+            out["track_class"] = self.track_class
         if self.prompt is not None:
             out.update(self.prompt.geometry_json())
             if self.prompt.mask is not None:

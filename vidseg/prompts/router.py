@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from vidseg.errors import PromptError
@@ -58,6 +58,8 @@ class PromptRouter:
         self._lock = threading.Lock()  # guards both lists: the manifest reads them from other threads
         self._applied_n: Counter[Origin] = Counter()
         self._rejected_n: Counter[Origin] = Counter()
+        # Set by the job when a semantic model runs: starts tracking a class, or says why not.
+        self.track_class: Callable[[str], str | None] | None = None
 
     @property
     def applied(self) -> int:
@@ -76,6 +78,8 @@ class PromptRouter:
     # ------------------------------------------------------------------ rules
     def check(self, command: PromptCommand, height: int, width: int) -> str | None:
         """Why ``command`` cannot be applied to a ``height`` x ``width`` frame, or None."""
+        if command.track_class is not None:
+            return None  # checked by the class handler when applied
         if not 1 <= command.obj_id <= self.id_limit:
             return (
                 f"object id {command.obj_id} is out of range: this run's outputs hold ids 1..{self.id_limit}; "
@@ -124,9 +128,21 @@ class PromptRouter:
                 events.append(self._apply(target, frame, item))
         return events
 
+    def apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
+        """Apply ``command`` on ``frame`` now (model thread), e.g. an object a class proposer made."""
+        return self._apply(target, frame, command)
+
     def _apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
         reason = self.check(command, frame.height, frame.width)
-        if reason is None:
+        if reason is None and command.track_class is not None:
+            reason = self.track_class(command.track_class) if self.track_class is not None else (
+                "tracking by class needs a semantic model: start the job with --semantic NAME")  # fmt: skip
+            if reason is None:
+                self._applied_n[command.origin] += 1
+                log.info("frame %d: now tracking every %s (%s)", frame.index, command.track_class, command.origin.value)
+                return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, None,
+                             f"track_class {command.track_class}", command.request_id, command.origin.value)  # fmt: skip
+        elif reason is None:
             try:
                 if command.prompt is None:
                     target.remove_object(command.obj_id)
@@ -139,13 +155,15 @@ class PromptRouter:
         self._applied_n[command.origin] += 1
         log.info("frame %d: %s for object %d applied (%s)", frame.index, command.kind, command.obj_id,
                  command.origin.value)  # fmt: skip
-        return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, command.obj_id, command.kind, command.request_id)
+        detail = command.kind if command.origin is not Origin.CLASS else f"{command.kind}: new object by class"
+        return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, command.obj_id, detail, command.request_id,
+                     command.origin.value)  # fmt: skip
 
     def _rejected(self, frame: Frame, obj_id: int | None, reason: str, request_id: str | None,
                   origin: Origin) -> Event:  # fmt: skip
         self._rejected_n[origin] += 1
         log.warning("frame %d: prompt rejected: %s", frame.index, reason)
-        return Event(EventKind.PROMPT_REJECTED, frame.index, frame.time, obj_id, reason, request_id)
+        return Event(EventKind.PROMPT_REJECTED, frame.index, frame.time, obj_id, reason, request_id, origin.value)
 
     def waiting(self) -> list[PromptCommand]:
         """Commands not applied yet (after the run: never due)."""

@@ -116,6 +116,8 @@ def test_track_class_creates_capped_objects_after_the_prompted_ids(tmp_path):
     records = list(read_objects_jsonl(tmp_path / "o" / "objects.jsonl"))
     ids = sorted({o.obj_id for r in records for o in r.objects})
     assert ids[0] == 3 and 1 < len(ids) <= 3 and all(i > 3 for i in ids[1:])  # new ids after the prompted one, capped
+    marks = {o.obj_id: o.track_class for r in records for o in r.objects}
+    assert marks[3] is None and all(marks[i] == present[0] for i in ids[1:])  # objects made by class say so
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert [p["origin"] for p in manifest["prompts"]] == ["command line"]
 

@@ -15,7 +15,7 @@ from vidseg.prompts.commands import Origin, When
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import Event, EventKind
 from vidseg.sinks.redis.inbox import RedisPromptInbox
-from vidseg.sinks.redis.schema import decode_prompt, encode_prompt, encode_removal
+from vidseg.sinks.redis.schema import decode_prompt, encode_prompt, encode_removal, encode_track_class
 from vidseg.types import Frame, Prompt
 
 pytestmark = pytest.mark.timeout(120)
@@ -137,3 +137,13 @@ def test_a_failure_of_the_reader_itself_is_reported(redis_server) -> None:
         inbox.close()
         client.close()
     assert isinstance(failures[0], RedisCommandError) and "WRONGTYPE" in str(failures[0])
+
+
+def test_a_track_class_entry_decodes_to_a_class_command_and_bad_ones_say_why():
+    command = decode_prompt(encode_track_class("person", request_id="t1"))
+    assert command.track_class == "person" and command.kind == "track_class" and command.request_id == "t1"
+    assert command.origin.value == "redis" and command.obj_id == 0 and command.prompt is None
+    for body, reason in (('{"track_class": 3}', "class name"), ('{"track_class": ""}', "class name"),
+                         ('{"track_class": "car", "id": 2}', "only track_class")):  # fmt: skip
+        with pytest.raises(PromptError, match=reason):
+            decode_prompt({"prompt": body})

@@ -280,20 +280,29 @@ def _weights_path(spec: SemanticSpec, checkpoint: str | os.PathLike[str] | None,
             "--semantic-checkpoint FILE (vidseg train semantic writes one), or --semantic-random-weights to try the "
             "pipeline with meaningless maps"
         )
+    return cached_download(spec.url, cache_dir, download, "--semantic-checkpoint FILE",
+                           "--semantic-random-weights to try the pipeline")  # fmt: skip
+
+
+def cached_download(url: str, cache_dir: str | os.PathLike[str] | None, download: bool, file_flag: str,
+                    random_flag: str) -> Path:  # fmt: skip
+    """torchvision-style weights: ``url``'s file in the cache, else downloaded there and checked
+    against the hash prefix in its name. Offline, one :class:`CheckpointError` naming the file,
+    the cache and the flags (``file_flag``, ``random_flag``) that do without."""
     cache = Path(cache_dir or Path.home() / ".cache" / "vidseg" / "checkpoints")
-    target = cache / spec.url.rsplit("/", 1)[1]
+    target = cache / url.rsplit("/", 1)[1]
     if target.is_file():
         return target
     if not download:
         raise CheckpointError(f"{target.name} is not in {cache} and downloads are off; put the file there or give "
-                              "--semantic-checkpoint FILE")  # fmt: skip
+                              f"{file_flag}")  # fmt: skip
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=target.stem.rsplit("-", 1)[-1], progress=False)
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=target.stem.rsplit("-", 1)[-1], progress=False)
     except Exception as exc:
         target.unlink(missing_ok=True)
         raise CheckpointError(
-            f"cannot download {spec.url} ({type(exc).__name__}); offline? Put {target.name} in {cache}, or give "
-            "--semantic-checkpoint FILE, or --semantic-random-weights to try the pipeline"
+            f"cannot download {url} ({type(exc).__name__}); offline? Put {target.name} in {cache}, or give "
+            f"{file_flag}, or {random_flag}"
         ) from None
     return target

@@ -15,7 +15,8 @@ Streams, all named ``{prefix}:{source_id}:{kind}``:
      "mask": {"size": [H, W], "counts": "<COCO RLE>"}, "frame": "next", "request_id": "abc"}
 
   ``id`` and one of points / box / mask are required, or ``"remove": true`` alone, which stops
-  tracking the object; ``frame`` is ``"next"`` (the default) or a pts in the source's time base
+  tracking the object; or ``{"track_class": "person"}`` alone (no ``id``), which makes every
+  region of that semantic class an object from then on (needs a semantic model); ``frame`` is ``"next"`` (the default) or a pts in the source's time base
   (applied on the first frame at or after it); ``request_id`` is echoed in the events.
 """
 
@@ -256,16 +257,15 @@ def decode_prompt(fields: dict[Any, Any], frame_size: tuple[int, int] | None = N
         raise PromptError(f"'prompt' must be a JSON object; found {type(body).__name__}")
     request_id = body.get("request_id")
     request_id = str(request_id)[:200] if request_id is not None else None
+    if "track_class" in body:
+        return _track_class(body, request_id)
     obj_id = body.get("id")
     if isinstance(obj_id, bool) or not isinstance(obj_id, int):
         raise PromptError(f"'id' must be an integer object id; found {obj_id!r:.40}")
     unknown = sorted(set(body) - {"id", "points", "labels", "box", "mask", "frame", "remove", "request_id"})
     if unknown:
         raise PromptError(f"unknown key(s) {unknown[:5]}; expected id, points, labels, box, mask, frame, remove")
-    frame = body.get("frame", "next")
-    if frame != "next" and (isinstance(frame, bool) or not isinstance(frame, int)):
-        raise PromptError(f"'frame' must be \"next\" or a pts (integer); found {frame!r:.40}")
-    when = When() if frame == "next" else When(pts=int(frame))
+    when = _when(body)
     points = _pairs(body.get("points", []), "points")
     labels_raw = body.get("labels", [1] * len(points))
     if not isinstance(labels_raw, list) or not all(v in (0, 1) and not isinstance(v, float) for v in labels_raw):
@@ -302,6 +302,28 @@ def decode_prompt(fields: dict[Any, Any], frame_size: tuple[int, int] | None = N
     except (TypeError, ValueError) as exc:  # Prompt's own checks raise PromptError (a ValueError)
         raise PromptError(str(exc)) from None
     return PromptCommand.add(prompt, when, Origin.REDIS, request_id)
+
+
+def _when(body: dict[str, Any]) -> When:
+    frame = body.get("frame", "next")
+    if frame != "next" and (isinstance(frame, bool) or not isinstance(frame, int)):
+        raise PromptError(f"'frame' must be \"next\" or a pts (integer); found {frame!r:.40}")
+    return When() if frame == "next" else When(pts=int(frame))
+
+
+def _track_class(body: dict[str, Any], request_id: str | None) -> PromptCommand:
+    unknown = sorted(set(body) - {"track_class", "frame", "request_id"})
+    if unknown:
+        raise PromptError(f"a track_class entry takes only track_class, frame and request_id; found {unknown[:5]}")
+    name = body["track_class"]
+    if not isinstance(name, str) or not 0 < len(name) <= 100:
+        raise PromptError(f"'track_class' must be a class name (1..100 characters); found {name!r:.40}")
+    return PromptCommand.track(name, _when(body), Origin.REDIS, request_id)
+
+
+def encode_track_class(name: str, frame: int | str = "next", request_id: str | None = None) -> dict[str, str]:
+    """The fields of an entry that starts tracking every region of the class ``name``."""
+    return _fields({"track_class": name, "frame": frame}, request_id)
 
 
 def request_id_of(fields: dict[Any, Any]) -> tuple[int | None, str | None]:
