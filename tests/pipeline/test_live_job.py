@@ -156,3 +156,37 @@ def test_a_feed_back_at_another_resolution_goes_on_in_a_new_segment(rtsp_feed, t
     assert first[0].labels.shape == (240, 320) and second[0].labels.shape == (144, 192)
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["folder"] for s in manifest["segments"]] == ["segment-00000", "segment-00001"]
+
+
+def test_a_live_run_with_a_semantic_model_labels_frames_without_holding_the_tracker(rtsp_feed, tmp_path):
+    """On a live feed the semantic model takes the newest frame and each tracked frame takes its
+    newest map (marked reused when it is another frame's); frames tracked before the first map
+    carry none. Random weights: the maps mean nothing, their shape and bookkeeping do."""
+    from vidseg.pipeline.semantic import SemanticConfig
+    from vidseg.prompts.spec import ScheduledPrompt
+    from vidseg.sinks.files.label_video import read_label_video
+    from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
+
+    out = tmp_path / "o"
+    config = JobConfig(
+        source=rtsp_feed.url, out=out, prompts=(ScheduledPrompt(Prompt(1, points=((160.0, 120.0),), labels=(1,))),),
+        tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"), duration=4.0,
+        semantic=SemanticConfig("vidseg_unet_synthetic", random_weights=True, input_size=64, every=2),
+        live=LiveOptions(open_timeout=5.0, read_timeout=2.0),
+    )  # fmt: skip
+    report = run_job(config, show_progress=False)
+    assert report.status is JobStatus.COMPLETED
+    segment = out / "segment-00000"  # a live run's outputs are cut into segments (300 s by default)
+    records = list(read_objects_jsonl(segment / "objects.jsonl"))
+    labelled = [r for r in records if r.class_histogram is not None]
+    assert len(labelled) >= len(records) - 5 and labelled  # all but the frames before the first map
+    first = records.index(labelled[0])
+    assert all(r.class_histogram is not None for r in records[first:])  # from the first map on, every frame
+    assert all(sum(n for _, n in r.class_histogram) == 240 * 320 for r in labelled)  # type: ignore[union-attr]
+    assert any(r.semantic_reused for r in labelled)  # every=2 at least: maps are reused
+    maps = list(read_label_video(segment / "semantic.mkv"))
+    assert len(maps) == len(labelled) and [round(m.time, 3) for m in maps] == [round(r.time, 3) for r in labelled]
+    manifest = json.loads((out / "manifest.json").read_text())
+    drops = manifest["drops"]  # frames the semantic model skipped are reported, but no frame was lost by them
+    assert "to-semantic" in drops
+    assert manifest["frames"]["dropped"] == sum(n for name, n in drops.items() if name != "to-semantic")

@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     sem_group.add_argument("--semantic-checkpoint", default=None, help="its weights (default: cache, else download)")
     sem_group.add_argument("--semantic-random-weights", action="store_true", help="seeded random weights (meaningless maps)")
     sem_group.add_argument("--semantic-size", type=int, default=None, help="its input size (default: the model's)")
+    sem_group.add_argument("--semantic-same-thread", action="store_true",
+                           help="run the semantic model on the tracker's thread, one after the other (one core)")
+    sem_group.add_argument("--overlay-classes", action="store_true",
+                           help="colour overlay.mp4 by semantic class (under the objects) with a legend of the classes")
     sem_group.add_argument("--semantic-every", type=int, default=1, metavar="K",
                            help="label every K-th frame; the frames between reuse the last map (marked reused)")
     sem_group.add_argument("--track-class", action="append", default=[], metavar="NAME",
@@ -495,6 +499,7 @@ def _run_job(args: argparse.Namespace) -> int:
         image_fps=args.fps,
         davis=args.davis,
         overlay=not args.no_overlay,
+        overlay_classes=args.overlay_classes,
         overwrite=args.overwrite,
         live=LiveOptions(transport=args.rtsp_transport, open_timeout=args.open_timeout, read_timeout=args.read_timeout,
                          reconnect_attempts=args.reconnect_attempts),
@@ -502,7 +507,8 @@ def _run_job(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         duration=args.duration,
         semantic=SemanticConfig(args.semantic, args.semantic_checkpoint, args.semantic_random_weights,
-                                args.semantic_size, args.semantic_every) if args.semantic else None,
+                                args.semantic_size, args.semantic_every,
+                                not args.semantic_same_thread) if args.semantic else None,
         track_classes=tuple(args.track_class),
         max_objects=args.max_objects,
         min_region_area=args.min_region_area,

@@ -21,7 +21,7 @@ from vidseg.models.allocator import keep_freed_memory
 from vidseg.models.semantic import build_semantic_model
 from vidseg.models.tracking import Sam2Model, build_model
 from vidseg.pipeline.progress import Progress
-from vidseg.pipeline.semantic import Labelled, SemanticConfig, SemanticStage
+from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticConfig, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, TrackStage
@@ -60,6 +60,7 @@ class JobConfig:
     image_fps: float = 24.0
     davis: Path | None = None
     overlay: bool = True
+    overlay_classes: bool = False  # a colour per semantic class (with a legend) under the objects in overlay.mp4
     visible_threshold: float = 0.5
     queue_size: int = 4
     cache_dir: Path | None = None
@@ -250,6 +251,7 @@ def _sinks(config: JobConfig, router: PromptRouter, pipeline: Pipeline, live: bo
     if config.out is not None:
         segment = config.segment_seconds if config.segment_seconds is not None else (LIVE_SEGMENT_SECONDS if live else None)
         sinks.append(FileSink(config.out, davis=config.davis, overlay=config.overlay, overwrite=config.overwrite,
+                              overlay_classes=config.overlay_classes and config.semantic is not None,
                               segment_seconds=segment, keep_segments=config.keep_segments))  # fmt: skip
     return sinks
 
@@ -334,8 +336,6 @@ def _semantic_stage(config: JobConfig, info: SourceInfo) -> SemanticStage | None
     """The semantic model's stage, built once, when ``--semantic`` is given."""
     if config.semantic is None:
         return None
-    if info.kind == "live":
-        raise ConfigError("--semantic runs on files and image folders for now; live feeds come next")
     sem = config.semantic
     model = build_semantic_model(sem.model, sem.checkpoint, random_weights=sem.random_weights, input_size=sem.input_size,
                                  cache_dir=config.cache_dir, download=config.download)  # fmt: skip
@@ -374,6 +374,17 @@ def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: Result
     if labeller is None:
         pipeline.source("decode", source, [frames], background=True)
         pipeline.stage("track", track, frames, [tracked])
+        pipeline.stage("results", results, tracked, outs, background=True)
+    elif live:  # nothing waits for the semantic model: each frame takes its newest map
+        to_semantic = pipeline.channel("to-semantic", 1, BufferPolicy.DROP_OLDEST, counted=False)
+        latest = LatestMap()
+        pipeline.source("decode", source, [frames, to_semantic], background=True)
+        pipeline.stage("semantic", lambda frame: latest.put(labeller(frame)), to_semantic)
+        pipeline.stage("track", lambda frame: track(frame, latest.for_frame(frame)), frames, [tracked])
+        pipeline.stage("results", results, tracked, outs, background=True)
+    elif config.semantic is not None and not config.semantic.concurrent:  # one thread: label, then track
+        pipeline.source("decode", source, [frames], background=True)
+        pipeline.stage("track", lambda frame: track(frame, labeller(frame)), frames, [tracked])
         pipeline.stage("results", results, tracked, outs, background=True)
     elif track.class_tracker is None:  # the semantic model in its own thread beside the tracker, joined by frame key
         to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)

@@ -3,10 +3,15 @@
 It runs the semantic model on every ``every``-th frame and hands on the last map, marked
 ``reused``, in between, so it puts one item per frame it takes and the results stage can join
 it with the tracker's result by frame key.
+
+On a live feed nothing waits for it: it takes the newest frame (its inbox drops the oldest),
+keeps its newest map in a :class:`LatestMap`, and each tracked frame takes that map, marked
+``reused`` when it was computed on another frame.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 from vidseg.errors import ConfigError
@@ -25,6 +30,9 @@ class SemanticConfig:
         random_weights: run with seeded random weights (meaningless maps).
         input_size: the model's input size (default: the model's own).
         every: label every ``every``-th frame; the frames between reuse the last map.
+        concurrent: run the model in its own thread beside the tracker (default); False runs it
+            on the tracker's thread, one after the other (``bench/semantic_concurrency.py``
+            compares the two).
     """
 
     model: str
@@ -32,6 +40,7 @@ class SemanticConfig:
     random_weights: bool = False
     input_size: int | None = None
     every: int = 1
+    concurrent: bool = True
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -65,3 +74,32 @@ class SemanticStage:
             return Labelled(FrameKey.of(frame), self._last)
         assert self._last is not None
         return Labelled(FrameKey.of(frame), replace(self._last, reused=True))
+
+
+class LatestMap:
+    """The newest map the semantic stage made, for frames that do not wait for their own (live feeds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._labelled: Labelled | None = None
+        self.maps = 0
+
+    def put(self, labelled: Labelled) -> None:
+        """Keep ``labelled`` as the newest (the semantic stage's output; returns nothing to pass on)."""
+        with self._lock:
+            self._labelled = labelled
+            self.maps += 1
+
+    def for_frame(self, frame: Frame) -> Labelled | None:
+        """The newest map for ``frame``: marked ``reused`` unless it was computed on that frame;
+        None before the first map."""
+        with self._lock:
+            current = self._labelled
+        if current is None:
+            return None
+        key = FrameKey.of(frame)
+        if current.key == key:
+            return current
+        if current.semantic.labels.shape != frame.image.shape[:2]:  # the feed changed size: wait for a new map
+            return None
+        return Labelled(key, replace(current.semantic, reused=True))

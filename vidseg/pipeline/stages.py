@@ -146,16 +146,22 @@ class Pipeline:
         self._halt = threading.Event()  # abort or failure: every wait returns
         self._stages: list[_Stage] = []
         self._channels: list[Channel] = []
+        self._uncounted: set[str] = set()
         self._matchers: list[_KeyMatcher] = []
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
         self.stuck: list[str] = []  # stages still running after run() (what they use must stay open)
 
     # ------------------------------------------------------------------ building
-    def channel(self, name: str, size: int = 4, policy: BufferPolicy | str = BufferPolicy.WAIT) -> Channel:
-        """A new channel between two stages of this pipeline."""
+    def channel(self, name: str, size: int = 4, policy: BufferPolicy | str = BufferPolicy.WAIT,
+                counted: bool = True) -> Channel:  # fmt: skip
+        """A new channel between two stages of this pipeline. The drops of a channel that is not
+        ``counted`` (a side branch, e.g. frames a live semantic model skips while the tracker
+        gets them) are reported in :attr:`drops` but not in :attr:`dropped` (frames lost)."""
         channel = Channel(name, size, BufferPolicy(policy), self._halt)
         self._channels.append(channel)
+        if not counted:
+            self._uncounted.add(name)
         return channel
 
     def source(self, name: str, items: Iterable[Any], outs: list[Channel], background: bool = False) -> None:
@@ -265,8 +271,9 @@ class Pipeline:
 
     @property
     def dropped(self) -> int:
-        """Items dropped by every channel and discarded by joins, in all."""
-        return sum(c.dropped for c in self._channels) + sum(m.discarded for m in self._matchers)
+        """Items dropped by every counted channel and discarded by joins, in all."""
+        lost = sum(c.dropped for c in self._channels if c.name not in self._uncounted)
+        return lost + sum(m.discarded for m in self._matchers)
 
     @property
     def join_discarded(self) -> int:

@@ -68,6 +68,7 @@ class TrackStage:
         self.class_tracker = class_tracker
         self._last_masks: dict[int, BoolArray] = {}
         self._by_class: dict[int, str] = {}
+        self._proposed_on: object = None  # the labels array proposals were last made on
         self._max_latency = max_latency
         self._max_frames = max_frames
         self._duration = duration
@@ -90,8 +91,11 @@ class TrackStage:
             self.stale += 1
             return None
         events = self.router.apply_due(self.session, frame)
-        fresh = labelled is None or not labelled.semantic.reused  # propose on each newly labelled frame
+        # Propose on each map once: a map reused for later frames (--semantic-every, or a live
+        # feed's newest map) shares its labels array.
+        fresh = labelled is None or labelled.semantic.labels is not self._proposed_on
         if self.class_tracker is not None and fresh:
+            self._proposed_on = labelled.semantic.labels if labelled is not None else None
             # Regions no object covered on the last frame become objects now, with this frame's masks.
             semantic = labelled.semantic if labelled is not None else None
             for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks):

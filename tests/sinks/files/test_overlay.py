@@ -58,3 +58,21 @@ def test_no_visible_mask_gives_a_copy_of_the_frame() -> None:
     image, masks, ids = _scene()
     out = draw_overlay(image, np.zeros_like(masks), ids)
     assert np.array_equal(out, image) and not np.shares_memory(out, image)
+
+
+def test_class_layer_tints_labelled_pixels_by_class_and_names_the_classes_in_a_legend():
+    from vidseg.sinks.files.drawing import class_color, draw_classes
+
+    image = np.full((120, 160, 3), 100, np.uint8)
+    labels = np.zeros((120, 160), np.uint8)
+    labels[60:110, 20:60] = 2  # the larger class: first in the legend
+    labels[60:80, 100:150] = 5
+    out = draw_classes(image, labels, ("background", "a", "b", "c", "d", "e"), alpha=0.5)
+    assert (out[100:120, 70:90] == 100).all()  # background untouched
+    expected = (0.5 * 100 + 0.5 * np.array(class_color(2))).round()
+    assert np.abs(out[90, 40].astype(int) - expected).max() <= 1
+    assert np.abs(out[70, 120].astype(int) - (0.5 * 100 + 0.5 * np.array(class_color(5))).round()).max() <= 1
+    # The legend: a swatch per present class, largest first, top-left.
+    assert tuple(out[8, 6]) == class_color(2) and tuple(out[8 + 14, 6]) == class_color(5)
+    assert tuple(out[8 + 28, 6]) == (100, 100, 100)  # no third class
+    assert class_color(0) == (0, 0, 0) and len({class_color(k) for k in range(1, 22)}) == 21

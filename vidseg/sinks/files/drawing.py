@@ -1,4 +1,5 @@
-"""Drawing masks over frames: a colour per object id, an outline, and the id as a label."""
+"""Drawing masks over frames: a colour per object id, an outline, and the id as a label; and,
+under them, an optional colour per semantic class with a legend of the classes on the frame."""
 
 from __future__ import annotations
 
@@ -59,4 +60,41 @@ def draw_overlay(
         org = (x, max(y - 4, 12))
         cv2.putText(out, str(obj_id), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
         cv2.putText(out, str(obj_id), org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
+    return out
+
+
+def class_color(class_id: int) -> tuple[int, int, int]:
+    """The colour of a semantic class: the VOC palette's (what VOC and DAVIS tools show)."""
+    r = g = b = 0
+    c = class_id
+    for shift in range(7, -1, -1):
+        r |= (c & 1) << shift
+        g |= ((c >> 1) & 1) << shift
+        b |= ((c >> 2) & 1) << shift
+        c >>= 3
+    return r, g, b
+
+
+def draw_classes(image: ImageArray, labels: np.ndarray, classes: tuple[str, ...] | list[str],
+                 alpha: float = 0.35) -> ImageArray:  # fmt: skip
+    """A copy of ``image`` tinted by class (class 0, the background, left as it is), with a legend
+    in the top-left corner naming the classes on the frame, largest first, in their colours."""
+    if labels.shape != image.shape[:2]:
+        raise ValueError(f"the label map is {labels.shape}, the image {image.shape[:2]}; they must match")
+    lut = np.array([class_color(k) for k in range(256)], dtype=np.uint8).reshape(256, 1, 3)
+    tint = cv2.LUT(cv2.merge([labels, labels, labels]), lut)
+    blended = cv2.addWeighted(image, 1.0 - alpha, tint, alpha, 0.0)
+    out = image.copy()
+    cv2.copyTo(blended, (labels > 0).view(np.uint8), out)
+    counts = np.bincount(labels.ravel(), minlength=256)
+    present = [int(k) for k in np.argsort(-counts, kind="stable") if k and counts[k]]
+    scale = 0.4 if image.shape[0] >= 120 else 0.3
+    step = int(14 * scale / 0.4)
+    for row, k in enumerate(present[: max(1, (image.shape[0] - 4) // step)]):
+        name = classes[k] if k < len(classes) else str(k)
+        y = 4 + row * step
+        cv2.rectangle(out, (4, y), (4 + step - 4, y + step - 4), class_color(k), thickness=-1)
+        org = (4 + step, y + step - 5)
+        cv2.putText(out, name, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(out, name, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return out

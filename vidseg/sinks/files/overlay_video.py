@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidseg.sinks.files.drawing import draw_overlay
+from vidseg.results import SemanticMap
+from vidseg.sinks.files.drawing import draw_classes, draw_overlay
 from vidseg.sinks.files.encoder import VideoEncoder
 from vidseg.types import BoolArray, ImageArray, IntArray
 
@@ -43,9 +44,13 @@ class OverlayVideoWriter:
         object_ids: IntArray,
         time: float | None = None,
         labels: np.ndarray | None = None,
+        semantic: SemanticMap | None = None,
     ) -> None:
         """Draw the masks over ``image`` and append it, shown at ``time`` seconds (``labels``: the
-        masks' label map, if already computed)."""
+        masks' label map, if already computed; ``semantic``: a class colour layer with a legend
+        drawn under the masks)."""
+        if semantic is not None:
+            image = draw_classes(image, semantic.labels, semantic.classes)
         frame_rgb = draw_overlay(image, masks, object_ids, labels=labels)
         pad_h, pad_w = self._even[0] - image.shape[0], self._even[1] - image.shape[1]
         if pad_h or pad_w:

@@ -51,8 +51,9 @@ class Segment:
 class _Writers:
     """The label video, overlay and JSON lines of one segment (videos opened at the first frame)."""
 
-    def __init__(self, folder: Path, bits: int, fps: float, overlay: bool) -> None:
+    def __init__(self, folder: Path, bits: int, fps: float, overlay: bool, overlay_classes: bool = False) -> None:
         self.folder, self._bits, self._fps, self._overlay_on = folder, bits, fps, overlay
+        self._overlay_classes = overlay_classes
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -75,7 +76,8 @@ class _Writers:
         labels = to_label_map(result.masks, ids, dtype=np.uint8 if self._bits == 8 else np.uint16)
         self.labels.write(labels, time=frame.time)
         if self.overlay is not None:
-            self.overlay.write(frame.image, result.masks, ids, time=frame.time, labels=labels)
+            self.overlay.write(frame.image, result.masks, ids, time=frame.time, labels=labels,
+                               semantic=result.semantic if self._overlay_classes else None)  # fmt: skip
         if result.semantic is not None:
             if self.semantic is None:
                 self.semantic = LabelVideoWriter(self.folder / "semantic.mkv", frame.width, frame.height, 8, self._fps)
@@ -102,6 +104,8 @@ class FileSink:
         out: output folder (created when the run opens).
         davis: folder for DAVIS PNGs, or None.
         overlay: write ``overlay.mp4``.
+        overlay_classes: draw the semantic map in ``overlay.mp4`` (a colour per class, under the
+            objects, with a legend), when a semantic model runs.
         overwrite: replace an earlier run's outputs in ``out`` (else the run refuses to start).
         segment_seconds: cut the outputs into segments of this many seconds (None: one set).
         keep_segments: keep at most this many closed segments (None: all).
@@ -112,7 +116,7 @@ class FileSink:
 
     def __init__(
         self, out: str | Path, davis: str | Path | None = None, overlay: bool = True, overwrite: bool = False,
-        segment_seconds: float | None = None, keep_segments: int | None = None,
+        segment_seconds: float | None = None, keep_segments: int | None = None, overlay_classes: bool = False,
     ) -> None:  # fmt: skip
         if segment_seconds is not None and not segment_seconds > 0:
             raise ConfigError(f"--segment-seconds must be > 0; found {segment_seconds!r}")
@@ -122,6 +126,7 @@ class FileSink:
         self._overwrite = overwrite
         self._davis_dir = Path(davis) if davis is not None else None
         self._overlay_on = overlay
+        self._overlay_classes = overlay_classes
         self._segment_seconds = segment_seconds
         self._keep = keep_segments
         self._fps = 25.0
@@ -155,7 +160,7 @@ class FileSink:
 
     def _start_segment(self) -> None:
         folder = self.out if self._segment_seconds is None else self.out / f"segment-{len(self.segments) + self.removed_segments:05d}"
-        self._writers = _Writers(folder, self._bits, self._fps, self._overlay_on)
+        self._writers = _Writers(folder, self._bits, self._fps, self._overlay_on, self._overlay_classes)
         self.segments.append(Segment(folder))
 
     def _clear_earlier_run(self) -> None:
