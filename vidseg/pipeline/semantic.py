@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from vidseg.errors import ConfigError
 from vidseg.models.semantic import SemanticModel
+from vidseg.models.semantic.hf import HfSemanticModel
 from vidseg.results import FrameKey, SemanticMap
 from vidseg.types import Frame
 
@@ -58,7 +59,7 @@ class Labelled:
 class SemanticStage:
     """Labels frames (see the module docstring); only its own thread uses the model."""
 
-    def __init__(self, model: SemanticModel, every: int = 1) -> None:
+    def __init__(self, model: SemanticModel | HfSemanticModel, every: int = 1) -> None:
         self.model = model
         self.every = every
         self._last: SemanticMap | None = None

@@ -37,10 +37,18 @@ def test_every_backend_gives_a_label_map_of_the_frame_size(name):
 def test_missing_weights_and_unknown_names_are_one_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match=r"lraspp_mobilenet_v3_large-d234d4ea\.pth.*--semantic-checkpoint"):
         build_semantic_model("lraspp_mobilenet_v3_large", cache_dir=tmp_path, download=False)
-    with pytest.raises(CheckpointError, match="--semantic-checkpoint FILE"):
-        build_semantic_model("vidseg_unet_synthetic")  # the project's model: no weights shipped yet
+    with pytest.raises(CheckpointError, match="does not exist; check --semantic-checkpoint"):
+        build_semantic_model("vidseg_unet_synthetic", tmp_path / "missing.pt")
     with pytest.raises(UnknownModelError, match="lraspp_mobilenet_v3_large"):
         build_semantic_model("segformer-b9")
+
+
+def test_a_tree_without_the_shipped_unet_weights_says_what_to_do(tmp_path, monkeypatch):
+    from vidseg.models.semantic import build
+
+    monkeypatch.setattr(build, "SHIPPED_WEIGHTS", tmp_path)
+    with pytest.raises(CheckpointError, match="vidseg_unet_synthetic.pt is missing.*--semantic-checkpoint FILE"):
+        build_semantic_model("vidseg_unet_synthetic")
 
 
 def test_histogram_and_majority_class_on_a_constructed_map():

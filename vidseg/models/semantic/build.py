@@ -5,6 +5,8 @@ Backends (``vidseg models`` lists them):
   ``deeplabv3_mobilenet_v3_large``, ``deeplabv3_resnet50``, ``fcn_resnet50``. Their pretrained
   weights come from a local file (``checkpoint``), the cache, or a download checked against the
   hash in the file name; offline, one error says where to put the file.
+- ``hf:<hub id or folder>``: SegFormer, Mask2Former and EoMT checkpoints through ``transformers``
+  (the optional extra; :mod:`vidseg.models.semantic.hf`).
 - ``vidseg_unet_synthetic``: the project's small U-Net over the synthetic generator's shape
   classes; its weights ship with the package (``weights/``, trained by
   ``pipelines/train_semantic_synthetic.py``), and ``vidseg train semantic`` trains it on other data.
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 
 from vidseg.errors import CheckpointError, ConfigError, UnknownModelError
 from vidseg.models.device import resolve_device
+from vidseg.models.semantic.hf import HF_PREFIX, HfSemanticModel, build_hf_semantic_model
 from vidseg.models.semantic.unet import UNet
 from vidseg.results import SemanticMap
 from vidseg.types import ImageArray, check_image
@@ -231,8 +234,9 @@ def build_semantic_model(
     cache_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
     seed: int = 0,
-) -> SemanticModel:
-    """Build a semantic model (see the module docstring).
+) -> SemanticModel | HfSemanticModel:
+    """Build a semantic model (see the module docstring); ``hf:<hub id or folder>`` loads a
+    ``transformers`` checkpoint (:mod:`vidseg.models.semantic.hf`).
 
     A checkpoint written by ``vidseg train semantic`` carries its class names and input size; they
     become the model's (a fine-tuned torchvision model may have other classes than VOC's).
@@ -242,6 +246,11 @@ def build_semantic_model(
         ConfigError: random weights and a checkpoint both given, or a bad input size.
         CheckpointError: no usable weights (the message names the file and the flag).
     """
+    if name.startswith(HF_PREFIX):
+        if random_weights or checkpoint is not None or input_size is not None:
+            raise ConfigError("an hf: checkpoint runs with its own weights and image processor: drop "
+                              "--semantic-random-weights, --semantic-checkpoint and --semantic-size")  # fmt: skip
+        return build_hf_semantic_model(name, device=device, download=download, cache_dir=cache_dir)
     spec = semantic_spec(name)
     if random_weights and checkpoint is not None:
         raise ConfigError("--semantic-random-weights and a semantic checkpoint were both given; choose one")
