@@ -27,7 +27,7 @@ SEED0 = 950_000
 GOAL_DIFFICULTY, GOAL = 0.5, 0.85
 
 
-def score(model, difficulty: float, clips: int, frames: int, size: int) -> tuple[SemanticReport, float]:  # noqa: ANN001
+def score(model, difficulty: float, clips: int, frames: int, size: int) -> tuple[SemanticReport, float]:
     classes = len(model.classes)
     matrix = np.zeros((classes, classes), np.int64)
     seconds, count = 0.0, 0

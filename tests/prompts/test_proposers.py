@@ -91,7 +91,7 @@ class _Session:
     def pending_ids(self) -> tuple[int, ...]:
         return ()
 
-    def add(self, prompt) -> None:  # noqa: ANN001
+    def add(self, prompt) -> None:
         self.added.append(prompt.obj_id)
 
     def remove_object(self, obj_id: int) -> None:
@@ -150,10 +150,10 @@ def test_mask_rcnn_instances_keep_touching_objects_of_one_class_apart():
 class _Fixed:
     classes = None
 
-    def __init__(self, proposals) -> None:  # noqa: ANN001
+    def __init__(self, proposals) -> None:
         self.proposals = proposals
 
-    def propose(self, image, semantic, classes):  # noqa: ANN001, ANN201
+    def propose(self, image, semantic, classes):
         return self.proposals
 
 
@@ -175,5 +175,5 @@ def test_mask_rcnn_with_random_weights_runs_and_gives_proposals_of_the_frame_siz
 def test_mask_rcnn_offline_is_one_clear_error(tmp_path):
     from vidseg.errors import CheckpointError
 
-    with pytest.raises(CheckpointError, match="maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth.*--proposer"):
+    with pytest.raises(CheckpointError, match=r"maskrcnn_resnet50_fpn_coco-bf2d0c1e\.pth.*--proposer"):
         MaskRcnnProposer.build(cache_dir=tmp_path, download=False)

@@ -613,6 +613,8 @@ def _list_models() -> int:
     print("semantic models (--semantic):")
     for sem in SEMANTIC_MODELS.values():
         print(f"  {sem.name:30s} {sem.description}")
+    print(f"  {'hf:<hub id or folder>':30s} SegFormer, Mask2Former or EoMT checkpoint (pip install 'vidseg[transformers]'; "
+          "SegFormer weights: non-commercial use only)")
     return 0
 
 

@@ -305,7 +305,7 @@ def _read(path: Path, mode: str) -> np.ndarray:
 
 
 def load_video(
-    root: str | Path, name: str, resolution: str | None = None, annotations: str = "Annotations"
+    root: str | Path, name: str, resolution: str | None = None, annotations_dir: str = "Annotations"
 ) -> DavisVideo:
     """Read one video's frames and label maps into memory.
 
@@ -313,7 +313,7 @@ def load_video(
         root: the dataset folder.
         name: the video's folder name (see :func:`list_videos`).
         resolution: the resolution level (default: ``480p`` when present, else none).
-        annotations: the folder of label maps: ``Annotations`` (instance ids) or
+        annotations_dir: the folder of label maps: ``Annotations`` (instance ids) or
             :data:`SEMANTIC_ANNOTATIONS` (class ids).
 
     Raises:
@@ -323,7 +323,7 @@ def load_video(
     """
     path = _root(root)
     image_dir = _level(path, "JPEGImages", resolution) / name
-    label_dir = _level(path, annotations, resolution) / name
+    label_dir = _level(path, annotations_dir, resolution) / name
     if not image_dir.is_dir():
         known = list_videos(path, resolution=resolution)
         raise SourceNotFoundError(

@@ -49,7 +49,7 @@ class RegionProposer:
         min_area: regions smaller than this many pixels are left out.
     """
 
-    classes = None  # the semantic model's
+    classes: tuple[str, ...] | None = None  # the semantic model's
 
     def __init__(self, min_area: int = 64) -> None:
         if min_area < 1:

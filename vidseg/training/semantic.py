@@ -41,13 +41,13 @@ from vidseg.evaluation.semantic import IGNORE, SemanticReport
 from vidseg.models.semantic.build import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    synthetic_classes,
     build_semantic_model,
     load_into,
     make_network,
     read_semantic_weights,
     replace_head,
     semantic_spec,
+    synthetic_classes,
 )
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def load_semantic_frames(
             raise InputError(f"no videos under {root}; expected JPEGImages/<video>/ and {annotations}/<video>/")
         names = names or _dataset_classes(Path(root))
         for name in videos[:limit]:
-            video = load_video(root, name, annotations=annotations)
+            video = load_video(root, name, annotations_dir=annotations)
             for t in range(0, video.num_frames, every):
                 images.append(cv2.resize(video.frames[t], (size, size), interpolation=cv2.INTER_AREA))
                 labels.append(cv2.resize(video.labels[t], (size, size), interpolation=cv2.INTER_NEAREST))

@@ -14,7 +14,7 @@ transformers = pytest.importorskip("transformers", reason="the transformers extr
 LABELS = {0: "road", 1: "car", 2: "person"}
 
 
-def _save(folder, family: str):  # noqa: ANN202
+def _save(folder, family: str):
     common = {"num_labels": 3, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
     if family == "segformer":
         model = transformers.SegformerForSemanticSegmentation(transformers.SegformerConfig(

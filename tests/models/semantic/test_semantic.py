@@ -47,7 +47,7 @@ def test_a_tree_without_the_shipped_unet_weights_says_what_to_do(tmp_path, monke
     from vidseg.models.semantic import build
 
     monkeypatch.setattr(build, "SHIPPED_WEIGHTS", tmp_path)
-    with pytest.raises(CheckpointError, match="vidseg_unet_synthetic.pt is missing.*--semantic-checkpoint FILE"):
+    with pytest.raises(CheckpointError, match=r"vidseg_unet_synthetic\.pt is missing.*--semantic-checkpoint FILE"):
         build_semantic_model("vidseg_unet_synthetic")
 
 
