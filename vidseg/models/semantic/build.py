@@ -41,7 +41,10 @@ VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
-UNET_WIDTH, UNET_DEPTH = 16, 4  # the project's U-Net: 1.9 M parameters, 16 px at the bottom of a 128 px input
+# The project's U-Net: 2.1 M parameters; five levels (16 to 128 channels, capped), so the bottom
+# level of a 128 px input is 4x4 and sees a whole object.
+UNET_WIDTH, UNET_DEPTH, UNET_MAX_CHANNELS = 16, 5, 128
+SIZE_MULTIPLE = 2**UNET_DEPTH  # every network's input sides are multiples of this
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -109,13 +112,20 @@ class SemanticModel:
     def name(self) -> str:
         return self.spec.name
 
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the network sees a ``height`` x ``width`` frame at: its shorter side at the
+        input size, the aspect ratio kept (shapes are not squashed), both sides multiples of 32."""
+        scale, k = self.input_size / min(height, width), SIZE_MULTIPLE
+        return (max(k, round(height * scale / k) * k), max(k, round(width * scale / k) * k))
+
     def predict(self, image: ImageArray) -> np.ndarray:
         """The HxW label map (uint8 class ids, the frame's size) of an HxWx3 uint8 RGB frame."""
         check_image(image)
         height, width = image.shape[:2]
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+            x = F.interpolate(x, size=self.network_size(height, width), mode="bilinear", align_corners=False,
+                              antialias=True)  # fmt: skip
             mean = torch.tensor(IMAGENET_MEAN, device=self.device)[None, :, None, None]
             std = torch.tensor(IMAGENET_STD, device=self.device)[None, :, None, None]
             out = self.net((x - mean) / std)
@@ -134,7 +144,7 @@ def make_network(name: str, num_classes: int, seed: int = 0) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if spec.url is None:
-            return UNet(num_classes, width=UNET_WIDTH, depth=UNET_DEPTH)
+            return UNet(num_classes, width=UNET_WIDTH, depth=UNET_DEPTH, max_channels=UNET_MAX_CHANNELS)
         return _torchvision(spec.name)(num_classes)
 
 
@@ -261,8 +271,8 @@ def build_semantic_model(
         classes = weights.classes or classes
     trained_size = weights.meta.get("input_size") if weights is not None else None
     size = input_size or (trained_size if isinstance(trained_size, int) else spec.input_size)
-    if size < 32 or size % 16:
-        raise ConfigError(f"semantic input size must be a multiple of 16 and at least 32; found {size}")
+    if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
+        raise ConfigError(f"semantic input size must be a multiple of {SIZE_MULTIPLE}; found {size}")
     net = make_network(spec.name, len(classes), seed)
     if weights is not None:
         load_into(net, weights, spec.name)

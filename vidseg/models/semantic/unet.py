@@ -26,11 +26,13 @@ class UNet(nn.Module):
         num_classes: output channels (class 0 = background).
         width: channels of the first level.
         depth: levels (the input size must be a multiple of 2**depth).
+        max_channels: no level has more channels than this (None: no cap); a deep, capped U-Net
+            sees a whole object at its bottom level for few parameters.
     """
 
-    def __init__(self, num_classes: int, width: int = 16, depth: int = 3) -> None:
+    def __init__(self, num_classes: int, width: int = 16, depth: int = 3, max_channels: int | None = None) -> None:
         super().__init__()
-        channels = [width * 2**k for k in range(depth + 1)]
+        channels = [min(width * 2**k, max_channels or width * 2**k) for k in range(depth + 1)]
         self.down = nn.ModuleList([_block(3 if k == 0 else channels[k - 1], channels[k]) for k in range(depth)])
         self.bottom = _block(channels[depth - 1], channels[depth])
         self.up = nn.ModuleList([nn.ConvTranspose2d(channels[k + 1], channels[k], 2, stride=2) for k in reversed(range(depth))])
