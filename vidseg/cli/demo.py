@@ -24,6 +24,7 @@ from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import CheckpointError, ConfigError
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
 from vidseg.pipeline.job import JobConfig, JobReport, run_job
+from vidseg.pipeline.semantic import SemanticConfig
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
 from vidseg.results import Event
@@ -54,6 +55,7 @@ class DemoConfig:
     fallback: bool = False
     redis: str | None = field(default=None, repr=False)  # publish here; None: a private server, if installed
     local_redis: bool = True
+    semantic: bool = False  # the shipped semantic U-Net beside the tracker
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,17 @@ def run_demo(config: DemoConfig) -> DemoSummary:
             download=config.download,
             redis=redis_config,
             overwrite=True,  # the demo's own folder: each demo replaces the last
+            semantic=SemanticConfig("vidseg_unet_synthetic") if config.semantic else None,
+            overlay_classes=config.semantic,
         ))  # fmt: skip
         read_back = _read_back(redis_config) if redis_config is not None else None
     ious: dict[int, list[float]] = {}
+    classes: dict[int, list[str]] = {}
     assert job.out is not None
     for record in read_objects_jsonl(job.out / "objects.jsonl"):
         for obj in record.objects:
+            if obj.semantic_class is not None:
+                classes.setdefault(obj.obj_id, []).append(obj.semantic_class)
             truth = clip.mask(record.index, obj.obj_id)
             mask = obj.mask()
             union = np.logical_or(mask, truth).sum()
@@ -114,6 +121,9 @@ def run_demo(config: DemoConfig) -> DemoSummary:
     log.info("sample clip: %s", sample)
     log.info("outputs: %s (masks.mkv, overlay.mp4, objects.jsonl, manifest.json)", job.out)
     log.info("mean IoU with the ground truth: %s", {k: round(v, 3) for k, v in summary.mean_iou.items()})
+    if classes:
+        log.info("semantic class of each object (most frames): %s; label maps in semantic.mkv",
+                 {k: max(set(v), key=v.count) for k, v in classes.items()})  # fmt: skip
     if read_back is not None and redis_config is not None:
         log.info("Redis %s: a consumer read %d frame entries (%d object(s) on the first), events %s, last status %r",
                  redact_url(redis_config.url), read_back.frames, read_back.objects_on_first,

@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         "send a prompt through Redis mid-run, and print latency, drops and entries (outputs in out/demo-live)",
     )
     demo.add_argument("--seconds", type=float, default=20.0, help="how long the live demo runs (default 20)")
+    demo.add_argument("--semantic", action="store_true",
+                      help="also run the shipped semantic U-Net beside the tracker: semantic.mkv, classes in the "
+                      "overlay and each object's class")  # fmt: skip
 
     run = sub.add_parser(
         "run",
@@ -445,6 +448,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         fallback=args.model is None and args.checkpoint is None and not args.random_weights,
         redis=args.redis,
         local_redis=not args.no_redis,
+        semantic=args.semantic,
     )
     run_demo(config)
     return 0
