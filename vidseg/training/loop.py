@@ -22,12 +22,11 @@ CPU. This process stays rank 0 and does all the logging, validation and saving.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from vidseg.training.averaging import WeightAverage
 from vidseg.training.clips import ClipSampler, TrainVideo
 from vidseg.training.losses import LossWeights, clip_loss
 from vidseg.training.parallel import Group, process_group
+from vidseg.training.records import append_history, config_json, save_checkpoint
 from vidseg.training.unroll import unroll
 from vidseg.training.validate import ValidationScores, validate
 
@@ -137,10 +137,7 @@ class TrainConfig:
             raise ConfigError("bad training config: " + "; ".join(problems))
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["out"] = str(self.out)
-        data["init"] = str(self.init) if self.init is not None else None
-        return data
+        return config_json(self)
 
 
 @dataclass(frozen=True)
@@ -193,17 +190,6 @@ def build_training_model(config: TrainConfig) -> Any:
         for p in net.image_encoder.parameters():
             p.requires_grad_(False)
     return net
-
-
-def _save(path: Path, blob: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)  # never a half-written checkpoint
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
 
 
 def train_tracker(
@@ -347,14 +333,14 @@ def _train(
             model.train()
             scores = validated[step]
             if fresh:
-                _append(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
+                append_history(history, {"step": step, "val_j": scores.j, "val_f": scores.f, "val_jf": scores.jf})
                 emit(f"step {step}: validation J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}, "
                      f"{scores.objects} objects)")  # fmt: skip
                 if scores.jf > best_jf:
                     best_jf, best_step = scores.jf, step
-                    _save(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
+                    save_checkpoint(best_path, {"model": model.state_dict(), "vidseg": checkpoint_meta(scores)})
             if averaged is not None:
-                _append(history, {"step": step, "weights": "ema", "val_j": averaged.j, "val_f": averaged.f,
+                append_history(history, {"step": step, "weights": "ema", "val_j": averaged.j, "val_f": averaged.f,
                                   "val_jf": averaged.jf})  # fmt: skip
                 emit(f"step {step}: validation J&F of the weight average {averaged.jf:.3f} (J {averaged.j:.3f}, "
                      f"F {averaged.f:.3f})")  # fmt: skip
@@ -368,8 +354,8 @@ def _train(
             return
         if average is not None:
             meta = dict(checkpoint_meta(averaged), weights="ema", ema_decay=average.decay, ema_updates=average.updates)
-            _save(ema_path, {"model": average.weights(), "vidseg": meta})
-        _save(
+            save_checkpoint(ema_path, {"model": average.weights(), "vidseg": meta})
+        save_checkpoint(
             last_path,
             {
                 "model": model.state_dict(),
@@ -425,7 +411,7 @@ def _train(
             eta = per_step * (config.steps - step)
             if config.max_minutes is not None:  # the budget stops the run first
                 eta = max(0.0, min(eta, 60 * config.max_minutes - history_seconds - elapsed))
-            _append(history, {"step": step, "loss": loss, "train_iou": train_iou, "lr": lr,
+            append_history(history, {"step": step, "loss": loss, "train_iou": train_iou, "lr": lr,
                               "seconds": history_seconds + elapsed})  # fmt: skip
             emit(f"step {step}/{config.steps} loss {loss:.4f} train IoU {train_iou:.3f} "
                  f"lr {lr:.2e} {elapsed / 60:.1f} min, ETA {eta / 60:.0f} min")  # fmt: skip

@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from vidseg.models.semantic.build import (
     semantic_spec,
     synthetic_classes,
 )
+from vidseg.training.records import append_history, config_json, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +205,7 @@ class SemanticTrainConfig:
             raise ConfigError("bad semantic training config: " + "; ".join(problems))
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["out"] = str(self.out)
-        data["init"] = str(self.init) if self.init is not None else None
-        return data
+        return config_json(self)
 
 
 @dataclass(frozen=True)
@@ -317,17 +315,6 @@ def build_training_network(config: SemanticTrainConfig, classes: tuple[str, ...]
     return net
 
 
-def _save(path: Path, blob: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-
-
 def train_semantic(
     config: SemanticTrainConfig, train: SemanticFrames, val: SemanticFrames | None = None
 ) -> SemanticTrainReport:
@@ -370,7 +357,7 @@ def train_semantic(
                 "vidseg_version": __version__}  # fmt: skip
 
     def save_last(report: SemanticReport | None) -> None:
-        _save(last_path, {"model": net.state_dict(), "optimizer": optimiser.state_dict(), "step": step,
+        save_checkpoint(last_path, {"model": net.state_dict(), "optimizer": optimiser.state_dict(), "step": step,
                           "seconds": spent, "best_miou": best_miou, "best_step": best_step,
                           "rng": rng.bit_generator.state, "vidseg": meta(report)})  # fmt: skip
 
@@ -379,12 +366,12 @@ def train_semantic(
         if val is None:
             return None
         report = validate_semantic(net, val)
-        _append(history, {"step": step, "val_miou": report.miou, "pixel_accuracy": report.pixel_accuracy,
+        append_history(history, {"step": step, "val_miou": report.miou, "pixel_accuracy": report.pixel_accuracy,
                           "iou": {train.classes[k]: v for k, v in report.iou.items()}})  # fmt: skip
         log.info("step %d: validation mIoU %.4f, pixel accuracy %.4f", step, report.miou, report.pixel_accuracy)
         if best_miou is None or report.miou > best_miou:
             best_miou, best_step = report.miou, step
-            _save(best_path, {"model": net.state_dict(), "vidseg": meta(report)})
+            save_checkpoint(best_path, {"model": net.state_dict(), "vidseg": meta(report)})
         return report
 
     def budget_spent() -> bool:
@@ -411,7 +398,7 @@ def train_semantic(
         if step % config.log_every == 0:
             log.info("step %d/%d loss %.4f lr %.2e (%.1f min)", step, config.steps, loss_sum / loss_count,
                      optimiser.param_groups[0]["lr"], spent / 60)  # fmt: skip
-            _append(history, {"step": step, "loss": loss_sum / loss_count, "lr": optimiser.param_groups[0]["lr"],
+            append_history(history, {"step": step, "loss": loss_sum / loss_count, "lr": optimiser.param_groups[0]["lr"],
                               "seconds": spent})  # fmt: skip
             loss_sum, loss_count = 0.0, 0
         if config.val_every and step % config.val_every == 0 and step < config.steps:

@@ -9,7 +9,11 @@ import cv2
 import numpy as np
 
 from vidseg.masks import to_label_map
+from vidseg.sinks.files.davis import davis_palette
 from vidseg.types import BoolArray, ImageArray, IntArray
+
+
+_PALETTE = davis_palette()
 
 
 def color_of(obj_id: int) -> tuple[int, int, int]:
@@ -65,13 +69,7 @@ def draw_overlay(
 
 def class_color(class_id: int) -> tuple[int, int, int]:
     """The colour of a semantic class: the VOC palette's (what VOC and DAVIS tools show)."""
-    r = g = b = 0
-    c = class_id
-    for shift in range(7, -1, -1):
-        r |= (c & 1) << shift
-        g |= ((c >> 1) & 1) << shift
-        b |= ((c >> 2) & 1) << shift
-        c >>= 3
+    r, g, b = _PALETTE[3 * class_id : 3 * class_id + 3]
     return r, g, b
 
 
