@@ -8,6 +8,7 @@ PyAV)::
     source = vidseg.open_source("clip.mp4")                       # frames with their timestamps
     tracker = vidseg.build_tracker("vidseg_synthetic_tiny")        # weights + one tracking session
     report = vidseg.run_job(vidseg.JobConfig("clip.mp4", out=Path("out"), prompts=...))
+    labeller = vidseg.build_semantic_model("vidseg_unet_synthetic")  # a label map per frame
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _EXPORTS = {
     "ScheduledPrompt": "vidseg.prompts.spec",
     "RedisConfig": "vidseg.sinks.redis.schema",
     "redact_url": "vidseg.redact",
+    "SemanticMap": "vidseg.results",
+    "SemanticConfig": "vidseg.pipeline.semantic",
+    "build_semantic_model": "vidseg.models.semantic",
 }
 
 __all__ = [
@@ -59,10 +63,13 @@ __all__ = [
     "Sam2Model",
     "Sam2Tracker",
     "ScheduledPrompt",
+    "SemanticConfig",
+    "SemanticMap",
     "TrackingResult",
     "VidsegError",
     "__version__",
     "build_model",
+    "build_semantic_model",
     "build_tracker",
     "open_source",
     "redact_url",
@@ -71,13 +78,15 @@ __all__ = [
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from vidseg.errors import VidsegError
+    from vidseg.models.semantic import build_semantic_model
     from vidseg.models.tracking import Sam2Model, Sam2Tracker, build_model, build_tracker
     from vidseg.pipeline.job import JobConfig, run_job
+    from vidseg.pipeline.semantic import SemanticConfig
     from vidseg.pipeline.status import JobReport, JobStatus
     from vidseg.prompts.commands import PromptCommand
     from vidseg.prompts.spec import ScheduledPrompt
     from vidseg.redact import redact_url
-    from vidseg.results import Event, EventKind, FrameKey, FrameRecord, FrameResult
+    from vidseg.results import Event, EventKind, FrameKey, FrameRecord, FrameResult, SemanticMap
     from vidseg.sinks.redis.schema import RedisConfig
     from vidseg.sources import open_source
     from vidseg.types import Frame, Prompt, TrackingResult
