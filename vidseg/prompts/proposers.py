@@ -114,8 +114,9 @@ class ClassTracker:
         self.created: dict[int, str] = {}  # object id -> class
 
     def _misfit(self, name: str) -> str | None:
-        if self.known is not None and (name not in self.known or name == self.known[0]):
-            return f"{name!r} is not a class of the semantic model; its classes: {list(self.known[1:])}"
+        if self.known is not None and (name not in self.known or name == "background"):
+            trackable = [c for c in self.known if c != "background"]
+            return f"{name!r} is not a class of the semantic model; its classes: {trackable}"
         return None
 
     def add_class(self, name: str) -> str | None:

@@ -123,7 +123,7 @@ class SemanticModel:
         check_image(image)
         height, width = image.shape[:2]
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255
+            x = torch.from_numpy(np.require(image, requirements=("C", "W"))).to(self.device).permute(2, 0, 1)[None].float() / 255
             x = F.interpolate(x, size=self.network_size(height, width), mode="bilinear", align_corners=False,
                               antialias=True)  # fmt: skip
             mean = torch.tensor(IMAGENET_MEAN, device=self.device)[None, :, None, None]
