@@ -12,7 +12,6 @@ from vidseg.masks import to_label_map
 from vidseg.sinks.files.davis import davis_palette
 from vidseg.types import BoolArray, ImageArray, IntArray
 
-
 _PALETTE = davis_palette()
 
 
