@@ -172,6 +172,7 @@ def test_a_live_run_with_a_semantic_model_labels_frames_without_holding_the_trac
         source=rtsp_feed.url, out=out, prompts=(ScheduledPrompt(Prompt(1, points=((160.0, 120.0),), labels=(1,))),),
         tracker=TrackerConfig(random_weights=True, image_size=64, device="cpu"), duration=4.0,
         semantic=SemanticConfig("vidseg_unet_synthetic", random_weights=True, input_size=64, every=2),
+        track_classes=("disc", "star"), max_objects=2,  # frames before the first map propose nothing
         live=LiveOptions(open_timeout=5.0, read_timeout=2.0),
     )  # fmt: skip
     report = run_job(config, show_progress=False)
@@ -184,6 +185,9 @@ def test_a_live_run_with_a_semantic_model_labels_frames_without_holding_the_trac
     assert all(r.class_histogram is not None for r in records[first:])  # from the first map on, every frame
     assert all(sum(n for _, n in r.class_histogram) == 240 * 320 for r in labelled)  # type: ignore[union-attr]
     assert any(r.semantic_reused for r in labelled)  # every=2 at least: maps are reused
+    by_class = {o.obj_id: o.track_class for r in records for o in r.objects if o.obj_id != 1}
+    assert len(by_class) <= 2 and all(name in ("disc", "star") for name in by_class.values())
+    assert all(o.track_class is None for r in records for o in r.objects if o.obj_id == 1)
     maps = list(read_label_video(segment / "semantic.mkv"))
     assert len(maps) == len(labelled) and [round(m.time, 3) for m in maps] == [round(r.time, 3) for r in labelled]
     manifest = json.loads((out / "manifest.json").read_text())

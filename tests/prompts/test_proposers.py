@@ -71,6 +71,7 @@ def test_classes_are_checked_against_the_model_and_can_be_added_while_running():
         ClassTracker(["background"], RegionProposer(), known=CLASSES)
     tracker = ClassTracker([], RegionProposer(min_area=10), known=CLASSES)
     assert tracker.new_objects(IMAGE, _map(), {}) == []  # nothing asked for yet
+    assert ClassTracker(["car"], RegionProposer()).new_objects(IMAGE, None, {}) == []  # no map yet: wait for one
     assert "not a class" in (tracker.add_class("truck") or "")
     assert tracker.add_class("person") is None and tracker.add_class("person") is None
     assert tracker.classes == ("person",)
@@ -148,7 +149,9 @@ def test_mask_rcnn_instances_keep_touching_objects_of_one_class_apart():
 
 
 class _Fixed:
-    classes = None
+    """Stands in for Mask R-CNN's instances: a proposer that needs no semantic map."""
+
+    classes = ("car",)
 
     def __init__(self, proposals) -> None:
         self.proposals = proposals

@@ -130,8 +130,8 @@ class ClassTracker:
                     tracked: Mapping[int, BoolArray]) -> list[PromptCommand]:  # fmt: skip
         """Mask prompts for the proposals on this frame that no tracked object covers (each with a new id)."""
         commands: list[PromptCommand] = []
-        if not self.classes:
-            return commands
+        if not self.classes or (semantic is None and self.proposer.classes is None):
+            return commands  # nothing asked for, or no map yet for a proposer that reads one (a live feed's first frames)
         covered = list(tracked.values())
         for proposal in self.proposer.propose(image, semantic, self.classes):
             if self.max_objects is not None and len(self.created) >= self.max_objects:
