@@ -24,7 +24,7 @@ from vidseg.pipeline.progress import Progress
 from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticConfig, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
-from vidseg.pipeline.tracking import ResultStage, TrackStage
+from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.proposers import ClassTracker, Proposer, RegionProposer
 from vidseg.prompts.router import PromptRouter
@@ -142,7 +142,7 @@ def run_job(
                            config.sink_policy)
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
-        labeller = _semantic_stage(config, source.info)
+        labeller = _semantic_stage(config)
         track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
                            _class_tracker(config, labeller, router))  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
@@ -332,7 +332,7 @@ class _SinkSet:
         return [reports[s.name] for s in opened if s.name in reports], first
 
 
-def _semantic_stage(config: JobConfig, info: SourceInfo) -> SemanticStage | None:
+def _semantic_stage(config: JobConfig) -> SemanticStage | None:
     """The semantic model's stage, built once, when ``--semantic`` is given."""
     if config.semantic is None:
         return None
@@ -386,25 +386,22 @@ def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: Result
         pipeline.source("decode", source, [frames], background=True)
         pipeline.stage("track", lambda frame: track(frame, labeller(frame)), frames, [tracked])
         pipeline.stage("results", results, tracked, outs, background=True)
-    elif track.class_tracker is None:  # the semantic model in its own thread beside the tracker, joined by frame key
-        to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
-        labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
-        pipeline.source("decode", source, [frames, to_semantic], background=True)
-        pipeline.stage("track", track, frames, [tracked])
-        pipeline.stage("semantic", labeller, to_semantic, [labelled])
-        pipeline.join("results", results, [tracked, labelled], key=lambda item: item.key, outs=outs, background=True)
-    else:  # tracking by class: the tracker takes each frame with its map (the model labels ahead)
+    else:  # the semantic model in its own thread, joined with the tracker by frame key
         to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
         labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
         pipeline.source("decode", source, [frames, to_semantic], background=True)
         pipeline.stage("semantic", labeller, to_semantic, [labelled])
-        pipeline.join("track", track, [frames, labelled], key=_frame_key, outs=[tracked])
-        pipeline.stage("results", results, tracked, outs, background=True)
+        if track.class_tracker is None:  # at the results: the tracker never waits for a map
+            pipeline.stage("track", track, frames, [tracked])
+            pipeline.join("results", results, [tracked, labelled], key=_frame_key, outs=outs, background=True)
+        else:  # tracking by class needs each frame's map before the frame is tracked (the model labels ahead)
+            pipeline.join("track", track, [frames, labelled], key=_frame_key, outs=[tracked])
+            pipeline.stage("results", results, tracked, outs, background=True)
     for sink, inbox in zip(sinks.sinks, outs, strict=True):
         pipeline.stage(f"sink-{sink.name}", sinks.writer(sink), inbox, background=True)
 
 
-def _frame_key(item: Frame | Labelled) -> FrameKey:
+def _frame_key(item: Frame | Labelled | Tracked) -> FrameKey:
     return FrameKey.of(item) if isinstance(item, Frame) else item.key
 
 

@@ -83,13 +83,11 @@ class LatestMap:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._labelled: Labelled | None = None
-        self.maps = 0
 
     def put(self, labelled: Labelled) -> None:
         """Keep ``labelled`` as the newest (the semantic stage's output; returns nothing to pass on)."""
         with self._lock:
             self._labelled = labelled
-            self.maps += 1
 
     def for_frame(self, frame: Frame) -> Labelled | None:
         """The newest map for ``frame``: marked ``reused`` unless it was computed on that frame;

@@ -66,12 +66,13 @@ class Channel:
         abort: when set, :meth:`put` and :meth:`get` return at once.
     """
 
-    def __init__(self, name: str, size: int, policy: BufferPolicy, abort: threading.Event) -> None:
+    def __init__(self, name: str, size: int, policy: BufferPolicy, abort: threading.Event, counted: bool = True) -> None:
         if size < 1:
             raise ConfigError(f"channel {name!r}: size must be >= 1; found {size}")
         self.name = name
         self.size = size
         self.policy = BufferPolicy(policy)
+        self.counted = counted  # its drops are frames lost (see Pipeline.channel)
         self._abort = abort
         self._items: collections.deque[Any] = collections.deque()
         self._cond = threading.Condition()
@@ -146,7 +147,6 @@ class Pipeline:
         self._halt = threading.Event()  # abort or failure: every wait returns
         self._stages: list[_Stage] = []
         self._channels: list[Channel] = []
-        self._uncounted: set[str] = set()
         self._matchers: list[_KeyMatcher] = []
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
@@ -158,10 +158,8 @@ class Pipeline:
         """A new channel between two stages of this pipeline. The drops of a channel that is not
         ``counted`` (a side branch, e.g. frames a live semantic model skips while the tracker
         gets them) are reported in :attr:`drops` but not in :attr:`dropped` (frames lost)."""
-        channel = Channel(name, size, BufferPolicy(policy), self._halt)
+        channel = Channel(name, size, BufferPolicy(policy), self._halt, counted)
         self._channels.append(channel)
-        if not counted:
-            self._uncounted.add(name)
         return channel
 
     def source(self, name: str, items: Iterable[Any], outs: list[Channel], background: bool = False) -> None:
@@ -272,7 +270,7 @@ class Pipeline:
     @property
     def dropped(self) -> int:
         """Items dropped by every counted channel and discarded by joins, in all."""
-        lost = sum(c.dropped for c in self._channels if c.name not in self._uncounted)
+        lost = sum(c.dropped for c in self._channels if c.counted)
         return lost + sum(m.discarded for m in self._matchers)
 
     @property

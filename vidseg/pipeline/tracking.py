@@ -101,7 +101,7 @@ class TrackStage:
             for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks):
                 event = self.router.apply(self.session, frame, command)
                 events.append(event)
-                if event.kind is EventKind.PROMPT_APPLIED and command.track_class is None:
+                if event.kind is EventKind.PROMPT_APPLIED:
                     self._by_class = {**self._by_class, command.obj_id: self.class_tracker.created[command.obj_id]}
         result = self.session.step(frame)
         if self.class_tracker is not None:

@@ -119,20 +119,18 @@ class PromptRouter:
             due = [c for c in self._waiting if c.when.due(frame, self._origin)]
             self._waiting = [c for c in self._waiting if c not in due]
             self._waiting += [c for c in arrived if isinstance(c, PromptCommand) and not c.when.due(frame, self._origin)]
-        events = [self._apply(target, frame, command) for command in due]
+        events = [self.apply(target, frame, command) for command in due]
         for item in arrived:
             if isinstance(item, tuple):  # an unreadable entry
                 event, origin = item
                 events.append(self._rejected(frame, event.obj_id, event.detail, event.request_id, origin))
             elif item.when.due(frame, self._origin):
-                events.append(self._apply(target, frame, item))
+                events.append(self.apply(target, frame, item))
         return events
 
     def apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
-        """Apply ``command`` on ``frame`` now (model thread), e.g. an object a class proposer made."""
-        return self._apply(target, frame, command)
-
-    def _apply(self, target: PromptTarget, frame: Frame, command: PromptCommand) -> Event:
+        """Apply ``command`` on ``frame`` now (model thread): what :meth:`apply_due` does with each
+        due command, and what the tracker does with an object a class proposer made."""
         reason = self.check(command, frame.height, frame.width)
         if reason is None and command.track_class is not None:
             reason = self.track_class(command.track_class) if self.track_class is not None else (

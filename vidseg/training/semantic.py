@@ -39,9 +39,8 @@ from vidseg.datasets.davis_layout import SEMANTIC_ANNOTATIONS, list_videos, load
 from vidseg.errors import CheckpointError, ConfigError, InputError
 from vidseg.evaluation.semantic import IGNORE, SemanticReport
 from vidseg.models.semantic.build import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     build_semantic_model,
+    forward_logits,
     load_into,
     make_network,
     read_semantic_weights,
@@ -250,12 +249,9 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: f
     return ce + dice_weight * dice.mean()
 
 
-def _normalise(images: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 3) uint8 -> (B, 3, H, W) float, ImageNet-normalised (as :class:`SemanticModel` does)."""
-    x = images.permute(0, 3, 1, 2).float() / 255
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device)[None, :, None, None]
-    std = torch.tensor(IMAGENET_STD, device=x.device)[None, :, None, None]
-    return (x - mean) / std
+def _as_input(images: npt.NDArray[np.uint8]) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1], for :func:`forward_logits`."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
 
 
 def _augment(images: npt.NDArray[np.uint8], labels: npt.NDArray[np.uint8], rng: np.random.Generator) -> tuple[
@@ -271,11 +267,6 @@ def _augment(images: npt.NDArray[np.uint8], labels: npt.NDArray[np.uint8], rng: 
     return out_i, out_l
 
 
-def _logits(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out = net(x)
-    return out["out"] if isinstance(out, dict) else out
-
-
 def validate_semantic(net: torch.nn.Module, frames: SemanticFrames, batch_size: int = 32) -> SemanticReport:
     """mIoU, per-class IoU and pixel accuracy of ``net`` on ``frames`` (at their size)."""
     classes = len(frames.classes)
@@ -284,8 +275,8 @@ def validate_semantic(net: torch.nn.Module, frames: SemanticFrames, batch_size: 
     net.eval()
     with torch.inference_mode():
         for start in range(0, len(frames), batch_size):
-            x = _normalise(torch.from_numpy(frames.images[start : start + batch_size]))
-            pred = _logits(net, x).argmax(dim=1).numpy().astype(np.int64).ravel()
+            x = _as_input(frames.images[start : start + batch_size])
+            pred = forward_logits(net, x).argmax(dim=1).numpy().astype(np.int64).ravel()
             gt = frames.labels[start : start + batch_size].astype(np.int64).ravel()
             keep = gt != IGNORE
             matrix += np.bincount(gt[keep] * classes + pred[keep], minlength=classes * classes).reshape(classes, classes)
@@ -386,7 +377,7 @@ def train_semantic(
             group["lr"] = learning_rate(step, config, spent)
         pick = rng.integers(len(train), size=config.batch_size)
         images, labels = _augment(train.images[pick], train.labels[pick], rng)
-        logits = _logits(net, _normalise(torch.from_numpy(images)))
+        logits = forward_logits(net, _as_input(images))
         loss = segmentation_loss(logits, torch.from_numpy(labels.astype(np.int64)), config.dice_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -126,16 +126,22 @@ class SemanticModel:
             x = torch.from_numpy(np.require(image, requirements=("C", "W"))).to(self.device).permute(2, 0, 1)[None].float() / 255
             x = F.interpolate(x, size=self.network_size(height, width), mode="bilinear", align_corners=False,
                               antialias=True)  # fmt: skip
-            mean = torch.tensor(IMAGENET_MEAN, device=self.device)[None, :, None, None]
-            std = torch.tensor(IMAGENET_STD, device=self.device)[None, :, None, None]
-            out = self.net((x - mean) / std)
-            logits = out["out"] if isinstance(out, dict) else out
-            logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+            logits = F.interpolate(forward_logits(self.net, x), size=(height, width), mode="bilinear",
+                                   align_corners=False)  # fmt: skip
             return logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
 
     def label(self, image: ImageArray) -> SemanticMap:
         """:meth:`predict` as a :class:`SemanticMap` carrying the class names."""
         return SemanticMap(self.predict(image), self.classes, model=self.name)
+
+
+def forward_logits(net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The (B, C, H, W) class logits of (B, 3, H, W) RGB images in [0, 1], ImageNet-normalised
+    first (every backend here was trained so); torchvision's dict output is unwrapped."""
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD, device=images.device)[None, :, None, None]
+    out = net((images - mean) / std)
+    return out["out"] if isinstance(out, dict) else out
 
 
 def make_network(name: str, num_classes: int, seed: int = 0) -> torch.nn.Module:
@@ -286,10 +292,7 @@ def build_semantic_model(
 def _weights_path(spec: SemanticSpec, checkpoint: str | os.PathLike[str] | None,
                   cache_dir: str | os.PathLike[str] | None, download: bool) -> Path:  # fmt: skip
     if checkpoint is not None:
-        path = Path(checkpoint).expanduser()
-        if not path.is_file():
-            raise CheckpointError(f"semantic checkpoint {path} does not exist; check --semantic-checkpoint")
-        return path
+        return Path(checkpoint)  # read_semantic_weights says when it does not exist
     if spec.url is None:
         shipped = SHIPPED_WEIGHTS / f"{spec.name}.pt"
         if shipped.is_file():
