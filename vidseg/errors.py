@@ -9,6 +9,8 @@ Messages follow one rule: say what was expected, what was found, and what to do 
 
 from __future__ import annotations
 
+import errno
+
 
 class VidsegError(Exception):
     """Base class of every error raised by vidseg on purpose."""
@@ -93,6 +95,11 @@ class PipelineError(VidsegError, RuntimeError):
     """A pipeline stage failed; the message names the stage."""
 
     def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"stage {stage!r} failed: {type(cause).__name__}: {cause}")
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            where = f" writing {cause.filename}" if cause.filename else ""
+            why = f"no space left on the device{where}; free some space or give --out a folder on another disk"
+        else:
+            why = f"{type(cause).__name__}: {cause}"
+        super().__init__(f"stage {stage!r} failed: {why}")
         self.stage = stage
         self.cause = cause

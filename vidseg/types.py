@@ -200,8 +200,8 @@ class Prompt:
 
     def misfit(self, height: int, width: int) -> str | None:
         """Why the prompt does not fit a ``height`` x ``width`` frame, or None when it does: every
-        point inside it, the box overlapping it, a mask of the frame's size. The one rule for
-        prompts from every origin (command line, file, Redis, API)."""
+        point and both corners of the box inside it (edges included), a mask of the frame's
+        size. The one rule for prompts from every origin (command line, file, Redis, API)."""
         for x, y in self.points:
             if not (0 <= x <= width and 0 <= y <= height):
                 return (
@@ -210,8 +210,11 @@ class Prompt:
                 )
         if self.box is not None:
             x1, y1, x2, y2 = self.box
-            if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-                return f"box {list(self.box)} of object {self.obj_id} lies outside the {width}x{height} frame"
+            if not (x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height):
+                return (
+                    f"box {[f'{v:g}' for v in self.box]} of object {self.obj_id} reaches outside the {width}x{height} "
+                    f"frame; expected 0 <= x1 < x2 <= {width} and 0 <= y1 < y2 <= {height}"
+                )
         if self.mask is not None and self.mask.shape != (height, width):
             return (
                 f"the mask prompt of object {self.obj_id} has shape {self.mask.shape}; "

@@ -65,7 +65,7 @@ def test_run_writes_one_entry_per_frame_with_matching_timestamps(clip_file, tmp_
     assert sorted(p.name for p in (tmp_path / "davis").iterdir())[:2] == ["00000.png", "00001.png"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["model"]["random_weights"] is True
-    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets": 0, "untimed": 0, "dropped": 0, "missing": 0}
+    assert manifest["frames"] == {"read": 20, "processed": 20, "corrupt_packets": 0, "untimed": 0, "dropped": 0, "abandoned": 0, "missing": 0}
     assert manifest["source"]["codec"] == "h264" and set(manifest["timings"]) == {"decode", "track", "results", "sink-files"}
     assert manifest["prompts"] == [{"id": 1, "kind": "points", "origin": "command line", "points": [[400.0, 240.0]], "labels": [1]}]
 

@@ -101,7 +101,7 @@ def test_abort_returns_promptly_and_leaves_no_thread():
     assert _no_threads_left()
 
 
-def test_a_stage_that_never_returns_is_reported_stuck_within_the_deadline():
+def test_a_stage_that_never_returns_is_left_behind_within_the_deadline_of_an_abort(caplog):
     abort = threading.Event()
     release = threading.Event()
 
@@ -111,10 +111,66 @@ def test_a_stage_that_never_returns_is_reported_stuck_within_the_deadline():
 
     pipeline = _chain(range(10), ("hang", hang), abort=abort)
     start = time.monotonic()
-    with pytest.raises(PipelineError, match="did not stop within 1 s"):
-        pipeline.run(deadline=1)
+    pipeline.run(deadline=1)  # aborted: what cannot stop is reported, not raised
     assert time.monotonic() - start < 4
     assert pipeline.stuck == ["hang"]
+    assert "hang did not stop within 1 s" in caplog.text
+    release.set()
+
+
+def test_a_failure_beside_a_stuck_stage_is_still_raised():
+    release = threading.Event()
+
+    def hang(x):
+        release.wait(30)
+
+    def boom(x):
+        time.sleep(0.2)
+        raise ValueError("broken")
+
+    pipeline = Pipeline()
+    a, b = pipeline.channel("a"), pipeline.channel("b")
+    pipeline.source("read", range(10), [a, b])
+    pipeline.stage("hang", hang, a)
+    pipeline.stage("boom", boom, b)
+    with pytest.raises(PipelineError, match="broken"):
+        pipeline.run(deadline=1)
+    assert pipeline.stuck == ["hang"]
+    release.set()
+
+
+def test_a_stop_whose_items_outlive_the_grace_aborts_the_run():
+    stop = threading.Event()
+    release = threading.Event()
+
+    def slow(x):
+        stop.set()
+        release.wait(30)
+
+    pipeline = _chain(range(10), ("slow", slow), stop=stop)
+    start = time.monotonic()
+    pipeline.run(deadline=1, grace=0.5)
+    took = time.monotonic() - start
+    assert pipeline.grace_expired and pipeline.abort_event.is_set()
+    assert 0.5 <= took < 4
+    assert pipeline.stuck == ["slow"]
+    release.set()
+
+
+def test_until_stops_the_run_even_while_a_stage_is_busy():
+    release = threading.Event()
+    seen: list[int] = []
+
+    def slow(x):
+        seen.append(x)
+        release.wait(1.5)
+
+    pipeline = _chain(range(100), ("slow", slow))
+    start = time.monotonic()
+    pipeline.run(deadline=5, grace=10, until=time.monotonic() + 0.3)
+    assert pipeline.timed_out and not pipeline.grace_expired
+    assert time.monotonic() - start < 12
+    assert len(seen) < 100  # the source stopped reading at the time limit
     release.set()
 
 

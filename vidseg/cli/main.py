@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,16 @@ def _parser() -> argparse.ArgumentParser:
     live_group.add_argument("--keep-segments", type=int, default=None, help="keep only the newest N closed segments")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
+    limits = run.add_argument_group("limits (what one prompt and one run may ask; a refusal is a prompt_rejected event)")
+    limits.add_argument("--point-limit", type=int, default=64, metavar="N", help="clicks in one prompt (default 64)")
+    limits.add_argument("--object-limit", type=int, default=100, metavar="N",
+                        help="objects tracked at once, from every origin (default 100)")
+    limits.add_argument("--stop-grace", type=float, default=30.0, metavar="SECONDS",
+                        help="once stopped (Ctrl-C, --duration), how long the frames in flight may take before the "
+                        "run aborts (default 30)")  # fmt: skip
+    limits.add_argument("--abort-deadline", type=float, default=10.0, metavar="SECONDS",
+                        help="once aborted, how long every thread gets to stop; a model step still running then is "
+                        "left behind and the command exits (default 10)")  # fmt: skip
     sem_group = run.add_argument_group("semantic model (a label map per frame, beside the tracker)")
     sem_group.add_argument("--semantic", default=None, metavar="NAME",
                            help="lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, "
@@ -472,6 +483,7 @@ def _run_job(args: argparse.Namespace) -> int:
     from vidseg.cli.signals import SignalBridge
     from vidseg.pipeline.job import JobConfig, JobStatus, run_job
     from vidseg.pipeline.semantic import SemanticConfig
+    from vidseg.prompts.router import PromptLimits
     from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
     from vidseg.sources import LiveOptions
 
@@ -518,6 +530,9 @@ def _run_job(args: argparse.Namespace) -> int:
         min_region_area=args.min_region_area,
         proposer=args.proposer,
         proposer_random_weights=args.proposer_random_weights,
+        limits=PromptLimits(points=args.point_limit, objects=args.object_limit),
+        stop_grace=args.stop_grace,
+        deadline=args.abort_deadline,
         segment_seconds=args.segment_seconds,
         keep_segments=args.keep_segments,
         cache_dir=_cache_dir(),
@@ -644,7 +659,25 @@ def _join_dashed_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vidseg`` console script."""
+    """Entry point of the ``vidseg`` console script (``argv`` None: the process's own arguments).
+
+    Run as the process's own command, it ends the process itself when a run left a thread
+    behind (a model step that outlived the abort deadline): the outputs are closed by then, and
+    a normal interpreter exit would tear the model's thread pool down under that thread (a C++
+    ``terminate``, exit 134)."""
+    code = _main(argv)
+    if argv is None:
+        left = [t.name for t in threading.enumerate() if t.name.startswith("vidseg-") and t.is_alive()]
+        if left:
+            log.warning("leaving %s behind: the process ends now (exit %d)", ", ".join(left), code)
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(_join_dashed_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

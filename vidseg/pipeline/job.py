@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from vidseg.config import TrackerConfig
-from vidseg.errors import ConfigError, PipelineError, PromptError, SourceError, VidsegError
+from vidseg.errors import ConfigError, PipelineError, PromptError, SinkError, SourceError, VidsegError
 from vidseg.models.allocator import keep_freed_memory
 from vidseg.models.semantic import build_semantic_model
 from vidseg.models.tracking import Sam2Model, build_model
@@ -27,12 +27,12 @@ from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.proposers import ClassTracker, Proposer, RegionProposer
-from vidseg.prompts.router import PromptRouter
+from vidseg.prompts.router import PromptLimits, PromptRouter
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
 from vidseg.results import FrameKey, FrameResult
 from vidseg.sinks.base import RunContext, Sink, SinkPolicy, SinkReport
-from vidseg.sinks.files.manifest import Manifest
+from vidseg.sinks.files.manifest import Manifest, mark_ended
 from vidseg.sinks.files.sink import FileSink
 from vidseg.sinks.redis.schema import RedisConfig
 from vidseg.sinks.redis.sink import RedisSink
@@ -80,6 +80,8 @@ class JobConfig:
     proposer_random_weights: bool = False  # Mask R-CNN with seeded random weights (meaningless instances)
     segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
     keep_segments: int | None = None  # keep at most this many closed segments (default: all)
+    limits: PromptLimits = field(default_factory=PromptLimits)  # clicks per prompt, objects per run
+    stop_grace: float = 30.0  # seconds the frames in flight get to finish once the run is stopped; then it aborts
     deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
 
     def __post_init__(self) -> None:
@@ -87,6 +89,8 @@ class JobConfig:
             raise ConfigError(f"queue_size (frames held between two stages) must be >= 1; found {self.queue_size!r}")
         if not self.deadline > 0:
             raise ConfigError(f"deadline (seconds threads get to stop) must be > 0; found {self.deadline!r}")
+        if not self.stop_grace > 0:
+            raise ConfigError(f"stop_grace (seconds the frames in flight get) must be > 0; found {self.stop_grace!r}")
         for name in ("max_latency", "duration"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -143,7 +147,7 @@ def run_job(
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
         labeller = _semantic_stage(config)
-        track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
+        track = record.track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
                            _class_tracker(config, labeller, router))  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
@@ -155,19 +159,32 @@ def run_job(
         run_started = time.perf_counter()
         if running is not None:
             running.set()
-        error = _run(pipeline, config.deadline)
+        until = time.monotonic() + config.duration if config.duration is not None else None
+        error = _run(pipeline, config.deadline, config.stop_grace, until)
         run_seconds = time.perf_counter() - run_started
+        # A limit reached is no interruption (unless its frames in flight had to be aborted).
+        stopped = threading.Event() if track.limit_reached or pipeline.timed_out else stop
+        status = _status(error, stopped, abort)
         if progress is not None:
-            progress.finish()
-        stopped = threading.Event() if track.limit_reached else stop  # a limit reached is no interruption
-        reports, close_error = outputs.close(_status(error, stopped, abort), error, pipeline.stuck)
+            progress.finish("done" if status is JobStatus.COMPLETED else status.value)
+        reports, close_error = outputs.close(status, error, pipeline.stuck)
         error = error or close_error
         if error is None and results.frames == 0 and not stop.is_set():
             error = SourceError(f"no frame was decoded from {source.info.uri} between --start {config.start} and "
                                 f"--end {config.end} (the source lasts {source.info.duration} s); check the times, "
                                 "or whether the file is damaged")  # fmt: skip
-        report = record.report(_status(error, stopped, abort), error, run_seconds)
-        record.write(report, reports, _missing(report, source.info, config))
+        note = None
+        if pipeline.stuck and error is None:
+            note = (f"aborted; {', '.join(pipeline.stuck)} did not stop within {config.deadline:.0f} s (a model "
+                    "step still running) and was left behind")  # fmt: skip
+        report = record.report(_status(error, stopped, abort), error, run_seconds, note)
+        limited = track.limit_reached or pipeline.timed_out  # stopped early on purpose: no frame is missing
+        try:
+            record.write(report, reports, None if limited else _missing(report, source.info, config))
+        except SinkError as exc:  # a full disk: the last good copy says how the run ended, where it can
+            error = error or exc
+            if config.out is not None and not mark_ended(config.out, JobStatus.FAILED.value, str(error)):
+                log.error("%s/manifest.json could not be updated either: it still says the run is running", config.out)
         _log_end(report, router.waiting(), weights.info.random_weights)
     if error is not None:
         raise error
@@ -185,13 +202,20 @@ class _RunRecord:
         self.config, self.started, self.source, self.weights = config, started, source, weights
         self.router, self.pipeline, self.sinks = router, pipeline, sinks
         self.results: ResultStage | None = None
+        self.track: TrackStage | None = None
         self._last_tick = 0.0
 
-    def report(self, status: JobStatus, error: BaseException | None, run_seconds: float) -> JobReport:
+    def report(self, status: JobStatus, error: BaseException | None, run_seconds: float,
+               note: str | None = None) -> JobReport:  # fmt: skip
         processed = self.results.frames if self.results is not None else 0
+        emitted = self.pipeline.timings["decode"].items if "decode" in self.pipeline.timings else processed
+        stale = self.track.stale if self.track is not None else 0
+        # Frames read but never processed that no policy dropped: in flight when the run was
+        # aborted, or after its --max-frames/--duration limit.
+        abandoned = max(0, emitted - processed - self.pipeline.dropped - stale) if status is not JobStatus.RUNNING else 0
         return JobReport(status, self.source.stats.decoded, processed, self.source.stats.corrupt_packets,
                          time.time() - self.started, run_seconds, self.config.out,
-                         str(error) if error else None, self.pipeline.dropped)  # fmt: skip
+                         str(error) if error else note, self.pipeline.dropped, abandoned)  # fmt: skip
 
     def write(self, report: JobReport, reports: Sequence[SinkReport], missing: int | None = None) -> None:
         if self.config.out is None or not self.config.out.is_dir():
@@ -236,7 +260,7 @@ def _router(config: JobConfig, info: SourceInfo) -> PromptRouter:
         why = " (DAVIS PNGs hold 8-bit ids; drop --davis for more)" if config.davis is not None else ""
         raise PromptError(f"object id {max_id} is out of range: ids are 1..{top}{why}; 0 is the background")
     # The label video is 8-bit unless a command-line id needs 16 bits; later prompts must fit it.
-    router = PromptRouter(top if max_id > 255 else min(top, 255), _commands(config), info.start_time)
+    router = PromptRouter(top if max_id > 255 else min(top, 255), _commands(config), info.start_time, config.limits)
     router.check_before_run(info.height, info.width)
     return router
 
@@ -415,9 +439,9 @@ def _proposer(config: JobConfig) -> Proposer:
     return RegionProposer(config.min_region_area)
 
 
-def _run(pipeline: Pipeline, deadline: float) -> BaseException | None:
+def _run(pipeline: Pipeline, deadline: float, grace: float, until: float | None) -> BaseException | None:
     try:
-        pipeline.run(deadline)
+        pipeline.run(deadline, grace, until)
     except KeyboardInterrupt as exc:  # in this thread: what is in flight is dropped, as on abort
         pipeline.abort_event.set()
         return exc

@@ -53,9 +53,10 @@ class Progress:
         else:
             log.info("%s", self.line())
 
-    def finish(self) -> None:
+    def finish(self, how: str = "done") -> None:
+        """The last line, saying how the work ended (``done``, ``interrupted``, ``aborted``, ...)."""
         if self._tty:
-            self._stream.write("\r" + self.line() + "\x1b[K\n")
+            self._stream.write("\r" + self.line() + f" ({how})" + "\x1b[K\n")
             self._stream.flush()
         else:
-            log.info("%s (done)", self.line())
+            log.info("%s (%s)", self.line(), how)

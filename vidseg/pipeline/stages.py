@@ -54,6 +54,7 @@ class StageTiming:
 
     busy: float = 0.0
     items: int = 0
+    working: bool = False  # inside its function now (not waiting for an item)
 
 
 class Channel:
@@ -151,6 +152,8 @@ class Pipeline:
         self._errors: list[PipelineError] = []
         self._lock = threading.Lock()
         self.stuck: list[str] = []  # stages still running after run() (what they use must stay open)
+        self.timed_out = False  # run() stopped the run at its ``until`` time
+        self.grace_expired = False  # run() aborted the run: the frames in flight outlived the grace
 
     # ------------------------------------------------------------------ building
     def channel(self, name: str, size: int = 4, policy: BufferPolicy | str = BufferPolicy.WAIT,
@@ -225,7 +228,9 @@ class Pipeline:
                     if item is END:
                         break
                     start = time.perf_counter()
+                    timing.working = True
                     result = fn(*item) if star else fn(item)
+                    timing.working = False
                     timing.busy += time.perf_counter() - start
                     timing.items += 1
                     if result is not None and outs and not self._put(outs, result):
@@ -296,23 +301,42 @@ class Pipeline:
         thread.start()
         return thread
 
-    def run(self, deadline: float = 10.0) -> None:
+    def run(self, deadline: float = 10.0, grace: float | None = None, until: float | None = None) -> None:
         """Run until every stage has finished (the source ended or ``stop`` was set and the items
         in flight went through), or the run was aborted or failed. The calling thread only waits,
-        so signal handlers run promptly.
+        so signal handlers run promptly, and it keeps the run's clock: a stage busy for minutes
+        (a long model step) cannot hold the run past ``until`` and ``grace``.
 
         Args:
             deadline: seconds all threads together get to finish once the run is aborted, fails,
                 or the caller's thread is interrupted; threads still alive then are listed in
-                :attr:`stuck` (their resources must not be closed).
+                :attr:`stuck` (their resources must not be closed) and left behind.
+            grace: seconds the items in flight get once ``stop`` is set; then the run is aborted
+                (:attr:`grace_expired`). None: as long as they take.
+            until: a :func:`time.monotonic` time at which ``stop`` is set (a run's duration;
+                :attr:`timed_out` says it was).
 
         Raises:
-            PipelineError: the first stage that failed, or the threads that did not stop.
+            PipelineError: the first stage that failed, or the threads that did not stop when
+                the run was not aborted.
         """
         threads = [self._launch(stage) for stage in self._stages]
         interrupted = False
+        stopped_at: float | None = None
         try:
             while (alive := next((t for t in threads if t.is_alive()), None)) is not None:
+                now = time.monotonic()
+                if until is not None and now >= until and not self.stop_event.is_set():
+                    self.timed_out = True
+                    self.stop_event.set()
+                if self.stop_event.is_set() and grace is not None and not self.abort_event.is_set():
+                    stopped_at = now if stopped_at is None else stopped_at
+                    if now - stopped_at > grace:
+                        busy = [s.name for s in self._stages if s.timing.working] or ["the source"]
+                        log.warning("the frames in flight did not finish within %.0f s of the stop (%s still busy): "
+                                    "aborting", grace, ", ".join(busy))  # fmt: skip
+                        self.grace_expired = True
+                        self.abort_event.set()
                 if self.abort_event.is_set():
                     self._halt.set()  # drop the items in flight; every stage returns promptly
                     break
@@ -340,6 +364,12 @@ class Pipeline:
             raise KeyboardInterrupt
         if self._errors:
             raise self._errors[0]
+        if self.stuck and self.abort_event.is_set():
+            # Aborted: the stages that cannot stop (a model step in C++) are left behind; the
+            # caller closes everything else and reports them.
+            log.error("%s did not stop within %.0f s of the abort; left behind (its outputs were closed without it)",
+                      ", ".join(self.stuck), deadline)  # fmt: skip
+            return
         if self.stuck:
             raise PipelineError(", ".join(self.stuck), TimeoutError(
                 f"did not stop within {deadline:.0f} s; what it uses was left open (its outputs may be incomplete)"

@@ -48,7 +48,9 @@ class JobReport:
         seconds: the whole job, model loading included.
         run_seconds: from the first frame read to the last result written.
         out: the output folder (None for a run that writes no files).
-        error: why it failed, when it did.
+        error: why it failed, when it did (or what an abort left behind).
+        abandoned: frames read but never processed that no policy dropped: in flight when the
+            run was aborted or reached its ``--max-frames``/``--duration`` limit.
     """
 
     status: JobStatus
@@ -60,3 +62,4 @@ class JobReport:
     out: Path | None
     error: str | None = None
     dropped: int = 0
+    abandoned: int = 0

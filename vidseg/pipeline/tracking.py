@@ -98,7 +98,8 @@ class TrackStage:
             self._proposed_on = labelled.semantic.labels if labelled is not None else None
             # Regions no object covered on the last frame become objects now, with this frame's masks.
             semantic = labelled.semantic if labelled is not None else None
-            for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks):
+            room = self.router.room(self.session)
+            for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks, room):
                 event = self.router.apply(self.session, frame, command)
                 events.append(event)
                 if event.kind is EventKind.PROMPT_APPLIED:

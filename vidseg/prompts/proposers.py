@@ -127,14 +127,17 @@ class ClassTracker:
         return reason
 
     def new_objects(self, image: ImageArray, semantic: SemanticMap | None,
-                    tracked: Mapping[int, BoolArray]) -> list[PromptCommand]:  # fmt: skip
-        """Mask prompts for the proposals on this frame that no tracked object covers (each with a new id)."""
+                    tracked: Mapping[int, BoolArray], room: int | None = None) -> list[PromptCommand]:  # fmt: skip
+        """Mask prompts for the proposals on this frame that no tracked object covers (each with a
+        new id), at most ``room`` of them (the run's object limit; None: no limit)."""
         commands: list[PromptCommand] = []
-        if not self.classes or (semantic is None and self.proposer.classes is None):
+        if not self.classes or (semantic is None and self.proposer.classes is None) or room == 0:
             return commands  # nothing asked for, or no map yet for a proposer that reads one (a live feed's first frames)
         covered = list(tracked.values())
         for proposal in self.proposer.propose(image, semantic, self.classes):
             if self.max_objects is not None and len(self.created) >= self.max_objects:
+                break
+            if room is not None and len(commands) >= room:
                 break
             if any(mask_iou(proposal.mask, mask) >= self.iou_threshold for mask in covered):
                 continue

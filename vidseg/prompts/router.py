@@ -15,9 +15,10 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
-from vidseg.errors import PromptError
+from vidseg.errors import ConfigError, PromptError
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.results import Event, EventKind
 from vidseg.types import Frame, Prompt
@@ -39,6 +40,26 @@ class PromptTarget(Protocol):
     def remove_object(self, obj_id: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class PromptLimits:
+    """What one prompt and one run may ask of the tracker. Every click is encoded on its frame
+    and every object is stepped on every frame, so without limits one prompt could stall a run.
+
+    Attributes:
+        points: clicks in one prompt (``--point-limit``).
+        objects: objects tracked at once, from every origin (``--object-limit``).
+    """
+
+    points: int = 64
+    objects: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("points", "objects"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"--{name[:-1]}-limit must be a whole number >= 1; found {value!r}")
+
+
 class PromptRouter:
     """Validates, schedules and applies prompt commands; see the module docstring.
 
@@ -46,12 +67,15 @@ class PromptRouter:
         id_limit: the largest object id the run's outputs can hold (ids are 1..id_limit).
         commands: commands known before the run (command line, prompts file).
         origin: the stream's start time in seconds; command times count from it.
+        limits: clicks per prompt and objects per run (see :class:`PromptLimits`).
     """
 
-    def __init__(self, id_limit: int, commands: Iterable[PromptCommand] = (), origin: float = 0.0) -> None:
+    def __init__(self, id_limit: int, commands: Iterable[PromptCommand] = (), origin: float = 0.0,
+                 limits: PromptLimits | None = None) -> None:  # fmt: skip
         if id_limit < 1:
             raise PromptError(f"id_limit must be >= 1; found {id_limit}")
         self.id_limit = id_limit
+        self.limits = limits or PromptLimits()
         self._origin = origin
         self._waiting: list[PromptCommand] = list(commands)  # not due yet
         self._inbox: list[PromptCommand | tuple[Event, Origin]] = []  # from other threads
@@ -86,16 +110,36 @@ class PromptRouter:
                 "0 is the background"
             )
         if command.prompt is not None:
+            clicks = len(command.prompt.points)
+            if clicks > self.limits.points:
+                return (f"the prompt for object {command.obj_id} has {clicks} clicks; one prompt may hold at most "
+                        f"{self.limits.points} (--point-limit)")  # fmt: skip
             return command.prompt.misfit(height, width)
         return None
+
+    def room(self, target: PromptTarget) -> int:
+        """How many more objects ``target`` may track under the run's object limit."""
+        return max(0, self.limits.objects - len({*target.object_ids, *target.pending_ids}))
+
+    def _over_limit(self, target: PromptTarget, command: PromptCommand) -> str | None:
+        known = {*target.object_ids, *target.pending_ids}
+        if command.prompt is None or command.obj_id in known or len(known) < self.limits.objects:
+            return None
+        return (f"object {command.obj_id} would be object {len(known) + 1}: a run tracks at most "
+                f"{self.limits.objects} objects at once (--object-limit); remove one first")  # fmt: skip
 
     def check_before_run(self, height: int, width: int) -> None:
         """Raise :class:`PromptError` for the first command known now that breaks the rules on a
         ``height`` x ``width`` frame (command-line prompts are checked before the run starts)."""
-        for command in self.waiting():
+        waiting = self.waiting()
+        for command in waiting:
             reason = self.check(command, height, width)
             if reason is not None:
                 raise PromptError(f"{reason} ({command.origin.value})")
+        ids = {c.obj_id for c in waiting if c.prompt is not None}
+        if len(ids) > self.limits.objects:
+            raise PromptError(f"the prompts name {len(ids)} objects; a run tracks at most {self.limits.objects} "
+                              "objects at once (raise --object-limit if the machine can take it)")  # fmt: skip
 
     # ------------------------------------------------------------------ producers (any thread)
     def submit(self, command: PromptCommand) -> None:
@@ -140,7 +184,7 @@ class PromptRouter:
                 log.info("frame %d: now tracking every %s (%s)", frame.index, command.track_class, command.origin.value)
                 return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, None,
                              f"track_class {command.track_class}", command.request_id, command.origin.value)  # fmt: skip
-        elif reason is None:
+        elif reason is None and (reason := self._over_limit(target, command)) is None:
             try:
                 if command.prompt is None:
                     target.remove_object(command.obj_id)

@@ -6,6 +6,7 @@ config is written without the Redis settings.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vidseg import __version__
+from vidseg.errors import SinkError
 from vidseg.pipeline.stages import StageTiming
 from vidseg.pipeline.status import JobReport
 from vidseg.prompts.commands import PromptCommand
@@ -79,6 +81,7 @@ class Manifest:
                 "corrupt_packets": report.corrupt_packets,
                 "untimed": self.source_stats.untimed,
                 "dropped": report.dropped,
+                "abandoned": report.abandoned,
                 "missing": self.missing,
             },
             "drops": dict(self.drops),
@@ -92,9 +95,40 @@ class Manifest:
         }
 
     def write(self, out: Path) -> Path:
-        """Write ``out/manifest.json`` atomically (a reader never sees half a file)."""
+        """Write ``out/manifest.json`` atomically (a reader never sees half a file).
+
+        Raises:
+            SinkError: it could not be written (a full disk, say); the last good copy is kept
+                and no partial file is left.
+        """
         path = out / "manifest.json"
         partial = out / ".manifest.json.partial"
-        partial.write_text(json.dumps(self.to_json(out), indent=1))
-        os.replace(partial, path)
+        try:
+            partial.write_text(json.dumps(self.to_json(out), indent=1))
+            os.replace(partial, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise SinkError(f"could not write {path}: {exc.strerror or exc}") from exc
         return path
+
+
+def mark_ended(out: Path, status: str, error: str) -> bool:
+    """Record ``status`` and ``error`` in the last good ``out/manifest.json`` when a full one
+    cannot be written (a full disk): the file is rewritten in place, compactly, so it fits in
+    the space the old copy held. Returns whether it was written."""
+    path = out / "manifest.json"
+    try:
+        data = json.loads(path.read_text())
+        data.update(status=status, error=error)
+        data.pop("outputs", None)  # no longer known to be true
+        text = json.dumps(data, separators=(",", ":")).encode()
+        if len(text) > path.stat().st_size:  # it would need more room than the disk may have
+            data = {k: data.get(k) for k in ("vidseg_version", "status", "error", "started", "source", "frames")}
+            text = json.dumps(data, separators=(",", ":")).encode()
+        with path.open("r+b") as f:
+            f.write(text)
+            f.truncate()
+    except (OSError, ValueError):
+        return False
+    return True
