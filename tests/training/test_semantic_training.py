@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -16,7 +17,13 @@ from vidseg.datasets.davis_layout import write_davis_dataset
 from vidseg.datasets.synthetic_videos import SHAPE_CLASSES, VideoSpec
 from vidseg.errors import InputError
 from vidseg.models.semantic import build_semantic_model
-from vidseg.training.semantic import SemanticTrainConfig, learning_rate, load_semantic_frames, segmentation_loss
+from vidseg.training.semantic import (
+    SemanticTrainConfig,
+    learning_rate,
+    load_semantic_frames,
+    segmentation_loss,
+    train_semantic,
+)
 
 CLASSES = ("background", *SHAPE_CLASSES.values())
 
@@ -50,6 +57,7 @@ def test_the_unet_trains_validates_saves_best_and_last_and_resumes(data, tmp_pat
             "--batch-size", "4", "--warmup", "2", "--val-every", "3"]  # fmt: skip
     first = _train(*base, "--steps", "6")
     assert first.returncode == 0, first.stderr
+    assert re.search(r"step 6/6 loss [\d.]+ lr \S+ [\d.]+ min, ETA 0\.0 min", first.stderr)  # the tracker's progress
     assert "mIoU" in first.stdout and "disc" in first.stdout  # the final per-class table
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history if "val_miou" in h] == [3, 6]
@@ -63,6 +71,38 @@ def test_the_unet_trains_validates_saves_best_and_last_and_resumes(data, tmp_pat
     assert torch.load(out / "last.pt", weights_only=False)["step"] == 9
     budget = _train(*base, "--steps", "50", "--resume", "--max-minutes", "0")  # the budget is spent: stop at once
     assert budget.returncode == 0 and torch.load(out / "last.pt", weights_only=False)["step"] == 9
+
+
+@pytest.mark.parametrize(
+    ("progress_seconds", "log_every", "lines_at"),
+    [
+        (0.0, 1000, [1, 2, 3, 4]),  # a line at least every 0 s: after every step
+        (None, 2, [2, 4]),  # every log_every steps only
+        (None, 1000, [4]),  # the last step always has one
+    ],
+)
+def test_progress_lines_with_an_eta_come_while_it_trains(data, tmp_path, progress_seconds, log_every, lines_at):
+    frames = load_semantic_frames([data / "train"], 64)
+    config = SemanticTrainConfig(out=tmp_path, input_size=64, steps=4, batch_size=2, warmup=1, val_every=0,
+                                 log_every=log_every, progress_seconds=progress_seconds)  # fmt: skip
+    seen: list[tuple[str, bool]] = []  # each line, and whether the run had saved last.pt (at its end) by then
+    report = train_semantic(config, frames, on_log=lambda line: seen.append((line, (tmp_path / "last.pt").exists())))
+    assert report.steps_done == 4
+    progress = [(line, saved) for line, saved in seen if line.startswith("step ")]
+    assert [int(line.split()[1].split("/")[0]) for line, _ in progress] == lines_at
+    assert not any(saved for _, saved in progress)  # they came during the training, not after it
+    for line, _ in progress:
+        assert re.fullmatch(r"step \d/4 loss [\d.]+ lr [\d.e+-]+ [\d.]+ min, ETA [\d.]+ min", line), line
+    assert progress[-1][0].endswith("ETA 0.0 min")
+
+
+def test_a_spent_time_budget_is_said_in_a_line(data, tmp_path):
+    frames = load_semantic_frames([data / "train"], 64)
+    config = SemanticTrainConfig(out=tmp_path, input_size=64, steps=4, batch_size=2, max_minutes=0)
+    lines: list[str] = []
+    report = train_semantic(config, frames, on_log=lines.append)
+    assert report.stopped_early and report.steps_done == 0
+    assert lines == ["time budget of 0 min reached at step 0; stopping"]
 
 
 def test_a_torchvision_model_is_fine_tuned_with_a_new_head_for_the_datas_classes(data, tmp_path):

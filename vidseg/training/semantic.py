@@ -15,6 +15,11 @@ Files written to ``out``:
 - ``last.pt``: the same plus the optimiser, step, time spent and random state; ``resume``
   continues from it.
 - ``history.jsonl``: one line per logged step and per validation.
+
+Progress goes to ``on_log`` (default: this module's logger) as the tracker's trainer reports it:
+the step out of ``steps``, the loss, the learning rate, the time spent and an ETA, every
+``log_every`` steps, at the last step, and at least every ``progress_seconds`` in between, so a
+slow step (a large batch on a CPU) never leaves the command silent for long.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +166,10 @@ class SemanticTrainConfig:
             to ``lr * min_lr_ratio``.
         dice_weight: weight of the soft Dice loss beside cross-entropy (weight 1).
         seed: seeds the weights (from scratch), the batches and the augmentation.
-        val_every: steps between validations (0: only at the end); log_every: between log lines.
+        val_every: steps between validations (0: only at the end); log_every: steps between the
+            loss lines of ``history.jsonl`` (and progress lines).
+        progress_seconds: besides, a progress line at least this often (0: after every step;
+            None: only every ``log_every`` steps).
         max_minutes: stop and save after this much training time (summed over resumed runs); the
             cosine then follows whichever of steps and minutes is further along, so a run its
             budget stops still ends annealed.
@@ -184,6 +192,7 @@ class SemanticTrainConfig:
     seed: int = 0
     val_every: int = 250
     log_every: int = 50
+    progress_seconds: float | None = 10.0
     max_minutes: float | None = None
     resume: bool = False
 
@@ -195,6 +204,8 @@ class SemanticTrainConfig:
             problems.append(f"lr must be in (0, 1) (found {self.lr})")
         if self.max_minutes is not None and not self.max_minutes >= 0:
             problems.append(f"max_minutes must be >= 0 or None (found {self.max_minutes})")
+        if self.progress_seconds is not None and not self.progress_seconds >= 0:
+            problems.append(f"progress_seconds must be >= 0 or None (found {self.progress_seconds})")
         if self.warmup < 0 or self.val_every < 0 or self.log_every < 1 or self.dice_weight < 0:
             problems.append(f"warmup, val_every, dice_weight >= 0 and log_every >= 1 (found {self.warmup}, "
                             f"{self.val_every}, {self.dice_weight}, {self.log_every})")  # fmt: skip
@@ -231,6 +242,17 @@ def learning_rate(step: int, config: SemanticTrainConfig, seconds: float = 0.0) 
         progress = max(progress, seconds / (60 * config.max_minutes) if config.max_minutes > 0 else 1.0)
     floor = config.lr * config.min_lr_ratio
     return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _eta_seconds(
+    step: int, config: SemanticTrainConfig, session_steps: int, session_seconds: float, spent: float
+) -> float:
+    """Time left at this session's pace (validations included), or to the time budget when that
+    comes first."""
+    eta = session_seconds / max(1, session_steps) * (config.steps - step)
+    if config.max_minutes is not None:
+        eta = max(0.0, min(eta, 60 * config.max_minutes - spent))
+    return eta
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0) -> torch.Tensor:
@@ -307,9 +329,13 @@ def build_training_network(config: SemanticTrainConfig, classes: tuple[str, ...]
 
 
 def train_semantic(
-    config: SemanticTrainConfig, train: SemanticFrames, val: SemanticFrames | None = None
+    config: SemanticTrainConfig,
+    train: SemanticFrames,
+    val: SemanticFrames | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> SemanticTrainReport:
-    """Train as ``config`` says (see the module docstring); returns what was done.
+    """Train as ``config`` says (see the module docstring); returns what was done. ``on_log``
+    receives each progress line (default: this module's logger at INFO).
 
     Raises:
         ConfigError: train and validation frames of different sizes or classes.
@@ -323,6 +349,7 @@ def train_semantic(
     if val is not None and (val.images.shape[1:3] != (size, size) or val.classes != train.classes):
         raise ConfigError(f"validation frames must match the training frames' size and classes; found "
                           f"{val.images.shape[1:3]} {list(val.classes)} against {list(train.classes)}")  # fmt: skip
+    emit = on_log or log.info
     config.out.mkdir(parents=True, exist_ok=True)
     last_path, best_path, history = config.out / "last.pt", config.out / "best.pt", config.out / "history.jsonl"
     net = build_training_network(config, train.classes)
@@ -340,7 +367,7 @@ def train_semantic(
         step, spent = int(state["step"]), float(state["seconds"])
         best_miou, best_step = state.get("best_miou"), state.get("best_step")
         rng.bit_generator.state = state["rng"]
-        log.info("resumed from %s at step %d (%.1f min spent)", last_path, step, spent / 60)
+        emit(f"resumed from {last_path} at step {step} ({spent / 60:.1f} min spent)")
 
     def meta(report: SemanticReport | None) -> dict[str, Any]:
         return {"model": spec.name, "classes": list(train.classes), "input_size": size, "step": step,
@@ -359,7 +386,7 @@ def train_semantic(
         report = validate_semantic(net, val)
         append_history(history, {"step": step, "val_miou": report.miou, "pixel_accuracy": report.pixel_accuracy,
                           "iou": {train.classes[k]: v for k, v in report.iou.items()}})  # fmt: skip
-        log.info("step %d: validation mIoU %.4f, pixel accuracy %.4f", step, report.miou, report.pixel_accuracy)
+        emit(f"step {step}: validation mIoU {report.miou:.4f}, pixel accuracy {report.pixel_accuracy:.4f}")
         if best_miou is None or report.miou > best_miou:
             best_miou, best_step = report.miou, step
             save_checkpoint(best_path, {"model": net.state_dict(), "vidseg": meta(report)})
@@ -372,9 +399,11 @@ def train_semantic(
     report: SemanticReport | None = None
     loss_sum, loss_count = 0.0, 0
     started = time.monotonic() - spent
+    first_step, first_spent, last_line = step, spent, time.monotonic()
     while step < config.steps and not budget_spent():
+        lr = learning_rate(step, config, spent)
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate(step, config, spent)
+            group["lr"] = lr
         pick = rng.integers(len(train), size=config.batch_size)
         images, labels = _augment(train.images[pick], train.labels[pick], rng)
         logits = forward_logits(net, _as_input(images))
@@ -384,18 +413,25 @@ def train_semantic(
         torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         optimiser.step()
         step += 1
-        spent = time.monotonic() - started
+        now = time.monotonic()
+        spent = now - started
         loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
-        if step % config.log_every == 0:
-            log.info("step %d/%d loss %.4f lr %.2e (%.1f min)", step, config.steps, loss_sum / loss_count,
-                     optimiser.param_groups[0]["lr"], spent / 60)  # fmt: skip
-            append_history(history, {"step": step, "loss": loss_sum / loss_count, "lr": optimiser.param_groups[0]["lr"],
-                              "seconds": spent})  # fmt: skip
+        logged = step % config.log_every == 0 or step == config.steps
+        if logged or (config.progress_seconds is not None and now - last_line >= config.progress_seconds):
+            # the loss is the mean since the last history line, so lines in between show it settling
+            eta = _eta_seconds(step, config, step - first_step, spent - first_spent, spent)
+            emit(f"step {step}/{config.steps} loss {loss_sum / loss_count:.4f} lr {lr:.2e} {spent / 60:.1f} min, "
+                 f"ETA {eta / 60:.1f} min")  # fmt: skip
+            last_line = now
+        if logged:
+            append_history(history, {"step": step, "loss": loss_sum / loss_count, "lr": lr, "seconds": spent})
             loss_sum, loss_count = 0.0, 0
         if config.val_every and step % config.val_every == 0 and step < config.steps:
             report = validation()
             save_last(report)
     stopped_early = step < config.steps
+    if stopped_early:
+        emit(f"time budget of {config.max_minutes:g} min reached at step {step}; stopping")
     if val is not None and (best_step != step):
         report = validation()
     save_last(report)
