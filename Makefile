@@ -2,7 +2,11 @@
 # Both install what they need first (scripts/setup.sh; idempotent).
 VENV ?= $(if $(VIDSEG_VENV),$(VIDSEG_VENV),.venv)
 PY := $(VENV)/bin/python
-ARGS ?= --config configs/cpu-demo.yaml
+# `make demo` runs on the CPU preset; ARGS adds flags (ARGS="--semantic") and keeps the preset
+# unless it names a --config of its own; CONFIG= (empty) drops it.
+CONFIG ?= configs/cpu-demo.yaml
+ARGS ?=
+DEMO_CONFIG = $(if $(filter --config --config=%,$(ARGS)),,$(if $(CONFIG),--config $(CONFIG)))
 
 .PHONY: setup demo test lint pytest bench clean
 
@@ -10,7 +14,7 @@ setup:
 	VIDSEG_VENV=$(abspath $(VENV)) bash scripts/setup.sh
 
 demo: setup
-	PYTHONPATH=$(CURDIR) $(PY) -m vidseg demo $(ARGS)
+	PYTHONPATH=$(CURDIR) $(PY) -m vidseg demo $(DEMO_CONFIG) $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check vidseg pipelines tests bench
