@@ -209,12 +209,13 @@ class FrameRecord:
     @classmethod
     def build(
         cls, frame: Frame, result: TrackingResult, threshold: float = 0.5, masks: BoolArray | None = None,
-        semantic: SemanticMap | None = None, by_class: Mapping[int, str] | None = None,
+        semantic: SemanticMap | None = None, by_class: Mapping[int, str] | None = None, min_area: int = 1,
     ) -> FrameRecord:
         """The record of ``frame``; ``masks`` replaces the result's masks with ones that lie inside
         them (e.g. overlaps resolved), so the result's ``regions`` still hold them; with
         ``semantic``, the class histogram and each object's majority class; ``by_class`` maps
-        the ids that tracking by class created to their class."""
+        the ids that tracking by class created to their class. An object is visible when its
+        score is above ``threshold`` and its mask holds at least ``min_area`` pixels."""
         masks = result.masks if masks is None else masks
         objects = []
         for k, obj_id in enumerate(result.object_ids.tolist()):
@@ -225,7 +226,7 @@ class FrameRecord:
                 ObjectRecord(
                     obj_id=int(obj_id),
                     score=score,
-                    visible=score > threshold and summary.area > 0,  # as TrackingResult.visible
+                    visible=score > threshold and summary.area >= max(1, min_area),
                     bbox=summary.box,
                     area=summary.area,
                     rle=summary.rle,
@@ -344,8 +345,11 @@ class FrameResult:
         threshold: float = 0.5,
         semantic: SemanticMap | None = None,
         by_class: Mapping[int, str] | None = None,
+        min_area: int = 1,
     ) -> FrameResult:
         """The result of ``frame``: its record is built from ``masks`` (overlaps resolved), the
-        semantic map when there is one, and the classes of objects tracking by class created."""
-        record = FrameRecord.build(frame, tracking, threshold, masks=masks, semantic=semantic, by_class=by_class)
+        semantic map when there is one, and the classes of objects tracking by class created;
+        visibility as in :meth:`FrameRecord.build`."""
+        record = FrameRecord.build(frame, tracking, threshold, masks=masks, semantic=semantic, by_class=by_class,
+                                   min_area=min_area)  # fmt: skip
         return cls(frame, tracking, masks, record, events, dropped, semantic)

@@ -179,7 +179,7 @@ def test_prompts_later_in_the_clip_and_ones_never_reached(clip_file, tmp_path):
     [
         ({}, _click(0, 1, 1), PromptError, "0 is the background"),
         ({"davis": "d"}, _click(300, 1, 1), PromptError, "drop --davis"),
-        ({"start": 5.0}, _click(1, 1, 1), SourceError, "no frame was decoded"),
+        ({"start": 5.0}, _click(1, 1, 1), SourceError, "at or past the end"),
         ({"every": 0}, _click(1, 1, 1), SourceError, "--every"),
     ],
     ids=["id-zero", "davis-id", "start-after-end", "every-zero"],

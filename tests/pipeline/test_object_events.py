@@ -20,7 +20,7 @@ def _frame(index: int, **visible: bool) -> FrameRecord:
 
 
 def test_events_follow_each_objects_presence() -> None:
-    events = ObjectEvents()
+    events = ObjectEvents(min_run=1)
     timeline = [
         _frame(0, o1=True),
         _frame(1, o1=True, o2=False),  # object 2 prompted but not seen yet: added, nothing else
@@ -37,6 +37,45 @@ def test_events_follow_each_objects_presence() -> None:
         (4, EventKind.OBJECT_REAPPEARED, 1),
         (5, EventKind.OBJECT_REMOVED, 1),
     ]
+
+
+def test_presence_hovering_near_the_threshold_does_not_flap() -> None:
+    """A change of visibility is an event only once it held for min_run frames in a row."""
+    events = ObjectEvents(min_run=3)
+    flicker = [True, True, False, True, False, False, True, False, True, True]  # never 3 frames of one change
+    steady = [False, False, False, False, True, True, True]  # then lost (3 frames), then back (3 frames)
+    timeline = [_frame(k, o1=shown) for k, shown in enumerate(flicker + steady)]
+    got = [(e.frame_index, e.kind, e.detail) for record in timeline for e in events.update(record)]
+    n = len(flicker)
+    assert got == [
+        (0, EventKind.OBJECT_ADDED, ""),
+        (n + 2, EventKind.OBJECT_LOST, f"presence score 0.10, 0 px since frame {n}"),
+        (n + 6, EventKind.OBJECT_REAPPEARED, f"since frame {n + 4}"),
+    ]
+
+
+def test_a_removed_object_forgets_its_pending_change() -> None:
+    events = ObjectEvents(min_run=2)
+    timeline = [_frame(0, o1=True), _frame(1, o1=False), _frame(2), _frame(3, o1=False), _frame(4, o1=False)]
+    got = [(e.frame_index, e.kind) for record in timeline for e in events.update(record)]
+    assert got == [(0, EventKind.OBJECT_ADDED), (2, EventKind.OBJECT_REMOVED), (3, EventKind.OBJECT_ADDED)]
+
+
+def test_a_tiny_mask_is_not_visible() -> None:
+    from fractions import Fraction
+
+    from vidseg.types import Frame, ModelInfo, TrackingResult
+
+    masks = np.zeros((2, 48, 64), bool)
+    masks[0, 10:12, 10:13] = True  # 6 pixels
+    masks[1, 20:30, 20:30] = True
+    result = TrackingResult(frame_index=0, object_ids=np.array([1, 2]), masks=masks,
+                            logits=np.where(masks, 5.0, -5.0).astype(np.float32), scores=np.array([0.9, 0.9], np.float32),
+                            model=ModelInfo("m", 64, None, None, True, "cpu", "float32"))  # fmt: skip
+    frame = Frame(np.zeros((48, 64, 3), np.uint8), index=0, pts=0, time_base=Fraction(1, 25), time=0.0)
+    record = FrameRecord.build(frame, result, 0.5, min_area=16)
+    assert [o.visible for o in record.objects] == [False, True]
+    assert [o.area for o in record.objects] == [6, 100]
 
 
 def test_event_fields_round_trip() -> None:

@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     live_group.add_argument("--keep-segments", type=int, default=None, help="keep only the newest N closed segments")
     run.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
+    run.add_argument("--visible-min-area", type=int, default=16, metavar="PIXELS",
+                     help="smallest mask that counts as a visible object (default 16)")
+    run.add_argument("--event-frames", type=int, default=3, metavar="N",
+                     help="frames in a row a change of visibility must hold to be an object_lost / object_reappeared "
+                     "event (default 3)")  # fmt: skip
     limits = run.add_argument_group("limits (what one prompt and one run may ask; a refusal is a prompt_rejected event)")
     limits.add_argument("--point-limit", type=int, default=64, metavar="N", help="clicks in one prompt (default 64)")
     limits.add_argument("--object-limit", type=int, default=100, metavar="N",
@@ -532,6 +537,8 @@ def _run_job(args: argparse.Namespace) -> int:
         proposer_random_weights=args.proposer_random_weights,
         limits=PromptLimits(points=args.point_limit, objects=args.object_limit),
         stop_grace=args.stop_grace,
+        visible_min_area=args.visible_min_area,
+        event_frames=args.event_frames,
         deadline=args.abort_deadline,
         segment_seconds=args.segment_seconds,
         keep_segments=args.keep_segments,

@@ -62,6 +62,8 @@ class JobConfig:
     overlay: bool = True
     overlay_classes: bool = False  # a colour per semantic class (with a legend) under the objects in overlay.mp4
     visible_threshold: float = 0.5
+    visible_min_area: int = 16  # pixels a mask must hold for its object to count as visible
+    event_frames: int = 3  # frames in a row a change of visibility must hold to be an object_lost/_reappeared event
     queue_size: int = 4
     cache_dir: Path | None = None
     download: bool = True
@@ -89,6 +91,10 @@ class JobConfig:
             raise ConfigError(f"queue_size (frames held between two stages) must be >= 1; found {self.queue_size!r}")
         if not self.deadline > 0:
             raise ConfigError(f"deadline (seconds threads get to stop) must be > 0; found {self.deadline!r}")
+        for name in ("visible_min_area", "event_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be a whole number >= 1; found {value!r}")
         if not self.stop_grace > 0:
             raise ConfigError(f"stop_grace (seconds the frames in flight get) must be > 0; found {self.stop_grace!r}")
         for name in ("max_latency", "duration"):
@@ -151,7 +157,9 @@ def run_job(
                            _class_tracker(config, labeller, router))  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
-                                               source_state=lambda: getattr(source, "state", "running"))  # fmt: skip
+                                               source_state=lambda: getattr(source, "state", "running"),
+                                               min_area=config.visible_min_area,
+                                               event_frames=config.event_frames)  # fmt: skip
         _wire(pipeline, source, track, results, outputs, config, labeller)
         outputs.open(RunContext(source.info, _source_id(config), weights.info, router.id_limit, results.stats, abort),
                      cleanup)  # fmt: skip

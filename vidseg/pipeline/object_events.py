@@ -1,21 +1,43 @@
 """Object events from consecutive frame results.
 
 An id seen for the first time is *added*; a visible object that stops being visible (its
-presence score fell below the threshold) is *lost*; a lost object that is visible again has
-*reappeared*; an id no longer tracked is *removed*.
+presence score fell below the threshold, or its mask shrank below the smallest visible area) is
+*lost*; a lost object that is visible again has *reappeared*; an id no longer tracked is
+*removed*. A change of visibility becomes an event only once it has held for ``min_run``
+frames in a row, so an object whose presence hovers near the threshold does not flap between
+lost and reappeared; each frame's record still says what that frame saw.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from vidseg.errors import ConfigError
 from vidseg.results import Event, EventKind, FrameRecord
 
 
-class ObjectEvents:
-    """Turns the sequence of frame records into object events (see the module docstring)."""
+@dataclass
+class _Change:
+    visible: bool  # the state it would change to
+    frames: int  # frames in a row it has held
+    since: int  # the first of them
 
-    def __init__(self) -> None:
-        self._visible: dict[int, bool] = {}
+
+class ObjectEvents:
+    """Turns the sequence of frame records into object events (see the module docstring).
+
+    Args:
+        min_run: frames in a row a change of visibility must hold before it is an event (1:
+            every change at once).
+    """
+
+    def __init__(self, min_run: int = 3) -> None:
+        if isinstance(min_run, bool) or not isinstance(min_run, int) or min_run < 1:
+            raise ConfigError(f"min_run (frames a change must hold) must be a whole number >= 1; found {min_run!r}")
+        self.min_run = min_run
+        self._visible: dict[int, bool] = {}  # the state last reported
         self._ever_visible: set[int] = set()
+        self._change: dict[int, _Change] = {}
 
     def update(self, record: FrameRecord) -> list[Event]:
         """The events of ``record``, given the records seen before it."""
@@ -25,16 +47,28 @@ class ObjectEvents:
             before = self._visible.get(obj_id)
             if before is None:
                 events.append(Event(EventKind.OBJECT_ADDED, record.index, record.time, obj_id))
-            elif before and not obj.visible:
-                detail = f"presence score {obj.score:.2f}"
-                events.append(Event(EventKind.OBJECT_LOST, record.index, record.time, obj_id, detail))
-            elif not before and obj.visible and obj_id in self._ever_visible:
-                events.append(Event(EventKind.OBJECT_REAPPEARED, record.index, record.time, obj_id))
-            self._visible[obj_id] = obj.visible
-            if obj.visible:
+                self._visible[obj_id] = obj.visible
+            elif obj.visible == before:
+                self._change.pop(obj_id, None)
+            else:
+                change = self._change.get(obj_id)
+                change = _Change(obj.visible, change.frames + 1, change.since) if change else _Change(obj.visible, 1, record.index)
+                self._change[obj_id] = change
+                if change.frames >= self.min_run:
+                    del self._change[obj_id]
+                    self._visible[obj_id] = obj.visible
+                    held = f" since frame {change.since}" if change.since != record.index else ""
+                    if not obj.visible:
+                        why = f"presence score {obj.score:.2f}, {obj.area} px"
+                        events.append(Event(EventKind.OBJECT_LOST, record.index, record.time, obj_id, why + held))
+                    elif obj_id in self._ever_visible:
+                        events.append(Event(EventKind.OBJECT_REAPPEARED, record.index, record.time, obj_id,
+                                            held.strip()))  # fmt: skip
+            if obj.visible and self._visible[obj_id]:
                 self._ever_visible.add(obj_id)
         for obj_id in sorted(set(self._visible) - set(current)):
             events.append(Event(EventKind.OBJECT_REMOVED, record.index, record.time, obj_id))
             del self._visible[obj_id]
+            self._change.pop(obj_id, None)
             self._ever_visible.discard(obj_id)
         return events

@@ -118,6 +118,8 @@ class ResultStage:
     Args:
         dropped: frames dropped so far in all (buffer policies and the source), read per frame.
         threshold: presence score above which an object counts as visible.
+        min_area: pixels an object's mask must hold to count as visible.
+        event_frames: frames in a row a change of visibility must hold to be an event.
         progress: where progress is reported, if anywhere.
         on_frame: called after each frame (e.g. to keep the manifest current).
     """
@@ -125,6 +127,7 @@ class ResultStage:
     def __init__(
         self, dropped: Callable[[], int], threshold: float = 0.5, progress: Progress | None = None,
         on_frame: Callable[[], None] | None = None, source_state: Callable[[], str] | None = None,
+        min_area: int = 16, event_frames: int = 3,
     ) -> None:  # fmt: skip
         self._dropped = dropped
         self._on_frame = on_frame
@@ -132,7 +135,8 @@ class ResultStage:
         self._epoch: int | None = None
         self._threshold = threshold
         self._progress = progress
-        self._objects = ObjectEvents()
+        self._min_area = min_area
+        self._objects = ObjectEvents(event_frames)
         self._dropped_before = 0
         self._started: float | None = None
         self.frames = 0
@@ -147,7 +151,7 @@ class ResultStage:
         labelled = labelled if labelled is not None else item.labelled
         semantic = labelled.semantic if labelled is not None else None
         result = FrameResult.build(item.frame, tracking, masks, item.events, dropped - self._dropped_before,
-                                   self._threshold, semantic, item.by_class)  # fmt: skip
+                                   self._threshold, semantic, item.by_class, self._min_area)  # fmt: skip
         self._dropped_before = dropped
         object_events = self._objects.update(result.record)
         if self._epoch is not None and item.frame.epoch != self._epoch:
