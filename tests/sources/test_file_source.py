@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -12,6 +16,9 @@ from PIL import Image
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import SourceFormatError, SourceNotFoundError, VidsegError
 from vidseg.sources import FileSource, ImageFolderSource, open_source
+from vidseg.sources.file import choose_rate, measured_rate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +125,74 @@ def test_truncated_file_decodes_what_it_can(tmp_path):
     with FileSource(cut) as source:
         frames = list(source)
     assert 10 < len(frames) < 40
+
+
+def _remux_with_rate_of_time_base(source: Path, path: Path) -> Path:
+    """Remux to MKV with PyAV, the stream's rate set to Matroska's 1 ms time base: the file then
+    declares a default duration of 1 ms, and FFmpeg reads its average rate as 1000 fps."""
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        copy.codec_context.framerate = Fraction(1000)
+        for packet in inp.demux(stream):
+            if packet.dts is None:  # the flush packet
+                continue
+            packet.stream = copy
+            out.mux(packet)
+    return path
+
+
+def test_an_average_rate_that_is_the_time_base_is_not_the_frame_rate(tmp_path, clip, caplog):
+    path = _remux_with_rate_of_time_base(write_clip_video(clip, tmp_path / "c.mp4", fps=25), tmp_path / "c.mkv")
+    with av.open(str(path)) as container:  # what FFmpeg says: the muxer's time base as the average rate
+        stream = container.streams.video[0]
+        assert (stream.average_rate, stream.guessed_rate, stream.time_base) == (1000, 25, Fraction(1, 1000))
+    with FileSource(path) as source:
+        info, frames = source.info, list(source)
+    assert (info.fps, info.frames, info.frames_declared) == (25.0, 12, False)
+    assert len(frames) == 12 and frames[1].time == pytest.approx(0.04)
+    assert "reads 1000 fps, but its first frames are 25 fps apart; using 25 fps" in caplog.text
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "vidseg", "info", str(path)], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "frame rate: 25.000" in proc.stdout and "frames:     12 (estimated" in proc.stdout, proc.stdout
+
+
+def _ms(times: list[float]) -> list[int]:
+    return [round(t * 1000) for t in times]
+
+
+@pytest.mark.parametrize(
+    ("pts", "time_base", "expected"),
+    [
+        (list(range(0, 640, 40)), Fraction(1, 1000), Fraction(25)),
+        ([0, 160, 80, 40, 120, 320, 240, 200, 280], Fraction(1, 1000), Fraction(25)),  # B-frames, out of order
+        (_ms([k * 1001 / 30000 for k in range(60)]), Fraction(1, 1000), Fraction(30000, 1001)),  # 33/34 ms gaps
+        ([0, 3600, 7200, 14400, 18000], Fraction(1, 90000), Fraction(25)),  # a frame not yet read: a gap left out
+        ([0, 40], Fraction(1, 1000), None),  # too few to measure
+        ([0, 0, 0], Fraction(1, 1000), None),
+    ],
+)
+def test_measured_rate(pts, time_base, expected):
+    rate = measured_rate(pts, time_base)
+    assert rate == expected if expected is None else float(rate) == pytest.approx(float(expected), rel=1e-3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("average", "guessed", "measured", "time_base", "expected"),
+    [
+        (25, 25, 25, Fraction(1, 1000), 25),
+        (1000, 25, 25, Fraction(1, 1000), 25),  # the time base read as the rate
+        (1000, 25, None, Fraction(1, 1000), 25),  # the same, nothing measured
+        (1000, 1000, 1000, Fraction(1, 1000), 1000),  # a 1000 fps camera on a 1 ms time base
+        (1000, 1000, 25, Fraction(1, 1000), 25),  # no rate believable: the frames' own spacing
+        (Fraction(30000, 1001), Fraction(30000, 1001), 24, Fraction(1, 1000), Fraction(30000, 1001)),  # VFR wobble
+        (50, 25, 25, Fraction(1, 90000), 25),  # fields counted as frames
+        (None, 25, None, Fraction(1, 1000), 25),
+        (None, None, None, None, None),
+    ],
+)
+def test_choose_rate(average, guessed, measured, time_base, expected):
+    rate = choose_rate(*(Fraction(v) if isinstance(v, int) else v for v in (average, guessed, measured)), time_base)
+    assert rate == expected

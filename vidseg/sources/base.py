@@ -27,7 +27,9 @@ class SourceInfo:
         uri: the path (or URL, credentials removed) that was opened.
         kind: ``"file"`` or ``"images"``.
         width, height: frame size after rotation.
-        fps: average frame rate (None when unknown).
+        fps: frame rate (None when unknown): the container's average, unless the first frames'
+            timestamps contradict it (a Matroska muxer that wrote its 1 ms time base as the rate
+            reads 1000); then FFmpeg's guess or the measured spacing.
         frames: frame count the container declares (None when unknown; may be an estimate).
         duration: seconds (None when unknown).
         codec: codec name (``"h264"``, ``"jpeg"``, ...).
@@ -74,6 +76,21 @@ class SourceInfo:
             f"rotation:   {self.rotation} degrees",
             f"starts at:  {self.start_time:.3f} s",
         ]
+
+
+def check_start(start: float | None, info: SourceInfo) -> None:
+    """Refuse a ``--start`` at or past the end of a source whose duration is known, before
+    anything is read or written (a run would otherwise find no frame, after creating its outputs).
+
+    Raises:
+        SourceError: ``start`` >= ``info.duration``.
+    """
+    if start is None or info.duration is None or start < info.duration:
+        return
+    raise SourceError(
+        f"--start {start:g} s is at or past the end of {info.uri}, which lasts {info.duration:.3f} s "
+        f"(counting from its first frame); give a --start below {info.duration:.3f} s, or leave it out"
+    )
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 Files never drop frames. Corrupt packets are skipped and counted (decoding goes on); a file cut
 short ends the stream early with a warning. Rotation metadata is applied, so frames come out
-upright as players show them.
+upright as players show them. The frame rate is the container's average unless the first frames'
+own timestamps contradict it (see :func:`choose_rate`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -17,7 +19,7 @@ import av
 import numpy as np
 
 from vidseg.errors import SourceError, SourceFormatError, SourceNotFoundError
-from vidseg.sources.base import FrameSelector, SourceInfo, SourceStats
+from vidseg.sources.base import FrameSelector, SourceInfo, SourceStats, check_start
 from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,53 @@ def _rotation_of(frame: Any) -> int:
     return round(float(getattr(frame, "rotation", 0) or 0))
 
 
+# How many packets of the stream's start are read to measure how far apart its frames are
+_RATE_PACKETS = 64
+# A declared rate within this factor of the measured one is believed (frame rates vary a little
+# in variable-frame-rate files; a rate read from the wrong field is off by far more)
+_RATE_SLACK = 1.5
+
+
+def measured_rate(pts: list[int], time_base: Fraction) -> Fraction | None:
+    """Frames per second from the timestamps of a stream's first packets (in any order: B-frames
+    come out of order), or None with fewer than three distinct timestamps.
+
+    The typical spacing is the median gap between sorted timestamps; gaps of more than 1.5 of
+    it (frames not yet read, or dropped) are left out, and the rest averaged, so a 29.97 fps
+    stream on a 1 ms time base (gaps of 33 and 34) measures 29.97, not 30.3.
+    """
+    times = sorted(set(pts))
+    if len(times) < 3 or not time_base:
+        return None
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    typical = gaps[len(gaps) // 2]
+    kept = [gap for gap in gaps if gap <= 1.5 * typical]
+    return (Fraction(len(kept), sum(kept)) / time_base).limit_denominator(1001)
+
+
+def choose_rate(average: Fraction | None, guessed: Fraction | None, measured: Fraction | None,
+                time_base: Fraction | None) -> Fraction | None:  # fmt: skip
+    """The frame rate to report: the container's average when the frames' own spacing agrees
+    (within a factor of 1.5), else FFmpeg's guessed rate when that agrees, else the measured one.
+
+    Without a measurement, an average of one frame per tick of the time base (1000 fps in
+    Matroska, whose time base is 1 ms) is a muxer writing its time base for the rate, not a rate:
+    the guessed rate is taken instead.
+    """
+
+    def agrees(rate: Fraction | None) -> bool:
+        if not rate or rate <= 0:
+            return False
+        if measured is None:
+            return time_base is None or rate * time_base < 1
+        return 1 / _RATE_SLACK <= rate / measured <= _RATE_SLACK
+
+    for rate in (average, guessed):
+        if agrees(rate):
+            return rate
+    return measured or average or guessed
+
+
 def _open(path: Path) -> Any:
     if not path.exists():
         raise SourceNotFoundError(f"video file {path} does not exist; check the path")
@@ -47,6 +96,10 @@ def _open(path: Path) -> Any:
         ) from exc
     except av.FFmpegError as exc:
         raise SourceError(f"cannot open {path}: {exc}") from exc
+
+
+def _fps(rate: Fraction | None) -> str:
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".") if rate else "unknown"
 
 
 class FileSource:
@@ -88,6 +141,7 @@ class FileSource:
         self._stats = SourceStats()
         try:
             self._info = self._probe()
+            check_start(start, self._info)
         except BaseException:
             self._container.close()
             raise
@@ -102,7 +156,15 @@ class FileSource:
     def _probe(self) -> SourceInfo:
         stream = self._stream
         ctx = stream.codec_context
-        rate = stream.average_rate or stream.guessed_rate
+        time_base = Fraction(stream.time_base) if stream.time_base is not None else None
+        rotation, pts = self._first_look()
+        measured = measured_rate(pts, time_base) if time_base else None
+        average, guessed = stream.average_rate, stream.guessed_rate
+        rate = choose_rate(average, guessed, measured, time_base)
+        if average and rate != average:
+            why = f"its first frames are {_fps(measured)} fps apart" if measured else "that is a frame per tick"
+            log.warning("%s: the stream's average frame rate reads %s fps, but %s; using %s fps",
+                        self._path.name, _fps(average), why, _fps(rate))  # fmt: skip
         duration = None
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -111,7 +173,6 @@ class FileSource:
         frames = int(stream.frames) if stream.frames else None
         if frames is None and duration is not None and rate:
             frames = round(duration * float(rate))
-        rotation = self._first_rotation()
         width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
         return SourceInfo(
             uri=str(self._path),
@@ -124,21 +185,32 @@ class FileSource:
             codec=ctx.name,
             container=self._container.format.name,
             pix_fmt=str(ctx.pix_fmt),
-            time_base=Fraction(stream.time_base) if stream.time_base is not None else None,
+            time_base=time_base,
             rotation=rotation,
             start_time=float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0,
             frames_declared=bool(stream.frames),
         )
 
-    def _first_rotation(self) -> int:
-        """Rotation from the first decodable frame's display matrix (a separate short read)."""
+    def _first_look(self) -> tuple[int, list[int]]:
+        """The first decodable frame's rotation, and the pts of the stream's first packets
+        (a separate short read, so the source's own container stays at its start)."""
+        rotation: int | None = None
+        pts: list[int] = []
         try:
             with av.open(str(self._path)) as probe:
-                for frame in probe.decode(video=0):
-                    return _rotation_of(frame)
+                for count, packet in enumerate(probe.demux(video=0)):
+                    if count >= _RATE_PACKETS and rotation is not None:
+                        break
+                    if packet.pts is not None and count < _RATE_PACKETS:
+                        pts.append(packet.pts)
+                    if rotation is None:
+                        try:
+                            rotation = next((_rotation_of(frame) for frame in packet.decode()), None)
+                        except (av.error.InvalidDataError, ValueError):
+                            continue  # a corrupt packet: the next frame says
         except av.FFmpegError:
-            return 0
-        return 0
+            pass  # a damaged file: what was read so far (decoding proper reports the damage)
+        return rotation or 0, pts
 
     @property
     def info(self) -> SourceInfo:
