@@ -25,7 +25,7 @@ from vidseg.masks import Rle, decode_rle, summarize_mask
 from vidseg.types import BoolArray, Frame, TrackingResult
 
 SCHEMA_VERSION = 2  # 2: epoch, wallclock, sender_wallclock; semantic histogram and each object's class
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION = 2  # 2: origin (of a prompt event)
 
 
 class EventKind(str, Enum):

@@ -116,8 +116,36 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     assert (context.source_id, context.epoch, context.dropped) == ("cam", 0, 0)
     assert context.model is not None and context.model["name"] == "sam2.1_hiera_tiny"
     assert context.model["random_weights"] is True and context.model["image_size"] == 64
-    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())["redis"]
+    whole = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    manifest = whole["redis"]
     assert manifest["prompts_applied"] == 2 and manifest["prompts_rejected"] == 3  # those from Redis
+    # The prompts applied while running are in the manifest's prompts, with the frame they were applied on.
+    listed = [(p["origin"], p["id"], p["kind"], p.get("request_id"), p.get("applied_frame")) for p in whole["prompts"]]
+    assert listed == [("command line", 1, "points", None, None), ("redis", 2, "box", "box-2", start),
+                      ("redis", 1, "remove", "rm-1", start)]  # fmt: skip
+    client.close()
+
+
+def test_prompts_of_schema_1_and_2_and_a_request_id_as_a_stream_field(long_clip, tmp_path, redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    thread, reports = _in_thread(_config(long_clip, tmp_path / "o", redis_server.url))
+    _wait_for(lambda: client.exists("vidseg:cam:status"))
+    body = json.dumps({"id": 2, "box": [150, 60, 260, 180]})
+    client.xadd("vidseg:cam:prompts", {"schema_version": "2", "prompt": body, "request_id": "as-field"})
+    client.xadd("vidseg:cam:prompts", {"schema_version": "1", "prompt": json.dumps({"id": 3, "points": [[30, 30]]})})
+    client.xadd("vidseg:cam:prompts", {"schema_version": "3", "prompt": body, "request_id": "too-new"})
+    thread.join(timeout=240)
+    assert reports and reports[0].status == "completed"
+    events = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:cam:events")]
+    answers = [(e.kind, e.obj_id, e.request_id) for e in events if e.kind.value.startswith("prompt")]
+    assert answers[:2] == [(EventKind.PROMPT_APPLIED, 2, "as-field"), (EventKind.PROMPT_APPLIED, 3, None)]
+    assert answers[2][0] is EventKind.PROMPT_REJECTED and answers[2][2] == "too-new"
+    detail = next(e.detail for e in events if e.request_id == "too-new")
+    assert "versions 1..2" in detail
+    # Every stream says the one schema version.
+    for kind in ("frames", "status", "events"):
+        _, fields = client.xrange(f"vidseg:cam:{kind}", count=1)[0]
+        assert fields[b"schema_version"] == b"2", kind
     client.close()
 
 

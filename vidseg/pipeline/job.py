@@ -211,6 +211,7 @@ class _RunRecord:
         self.router, self.pipeline, self.sinks = router, pipeline, sinks
         self.results: ResultStage | None = None
         self.track: TrackStage | None = None
+        self.semantic: dict[str, object] | None = None  # the semantic model's info, when one runs
         self._last_tick = 0.0
 
     def report(self, status: JobStatus, error: BaseException | None, run_seconds: float,
@@ -228,10 +229,12 @@ class _RunRecord:
     def write(self, report: JobReport, reports: Sequence[SinkReport], missing: int | None = None) -> None:
         if self.config.out is None or not self.config.out.is_dir():
             return
+        applied, left_out = self.router.applied_while_running()
         Manifest(report, self.started, self.source.info, self.source.stats, self.weights.info,
                  _commands(self.config), self.router.waiting(),
                  replace(self.config, prompts=(), source=redact_url(self.config.source)), reports,
-                 self.pipeline.timings, self.pipeline.drops, missing).write(self.config.out)  # fmt: skip
+                 self.pipeline.timings, self.pipeline.drops, missing, applied, left_out,
+                 self.semantic).write(self.config.out)  # fmt: skip
 
     def tick(self, force: bool = False) -> None:
         """Write a ``running`` manifest when the last one is older than ``MANIFEST_EVERY`` s."""
@@ -252,7 +255,7 @@ def _source_id(config: JobConfig) -> str:
 
 
 def _commands(config: JobConfig) -> list[PromptCommand]:
-    return [PromptCommand.scheduled(p, Origin.COMMAND_LINE) for p in config.prompts]
+    return [PromptCommand.scheduled(p, Origin.FILE if p.from_file else Origin.COMMAND_LINE) for p in config.prompts]
 
 
 def _router(config: JobConfig, info: SourceInfo) -> PromptRouter:

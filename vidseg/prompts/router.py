@@ -24,6 +24,7 @@ from vidseg.results import Event, EventKind
 from vidseg.types import Frame, Prompt
 
 log = logging.getLogger(__name__)
+_BEFORE_RUN = (Origin.COMMAND_LINE, Origin.FILE)  # commands that came with the run (in its manifest already)
 
 
 class PromptTarget(Protocol):
@@ -81,6 +82,7 @@ class PromptRouter:
         self._inbox: list[PromptCommand | tuple[Event, Origin]] = []  # from other threads
         self._lock = threading.Lock()  # guards both lists: the manifest reads them from other threads
         self._applied_n: Counter[Origin] = Counter()
+        self._applied_log: list[tuple[PromptCommand, int]] = []  # (command, frame) applied while running
         self._rejected_n: Counter[Origin] = Counter()
         # Set by the job when a semantic model runs: starts tracking a class, or says why not.
         self.track_class: Callable[[str], str | None] | None = None
@@ -94,6 +96,17 @@ class PromptRouter:
     def rejected(self) -> int:
         """Commands and entries rejected, from every origin."""
         return sum(self._rejected_n.values())
+
+    APPLIED_KEPT = 1000  # applied commands kept for the manifest (a long live run may get many more)
+
+    def applied_while_running(self) -> tuple[list[dict[str, object]], int]:
+        """The commands that did not come with the run (Redis, the API, tracking by class) and
+        were applied, as JSON with the frame each was applied on, the first ``APPLIED_KEPT``
+        of them; and how many more were applied."""
+        with self._lock:
+            kept = list(self._applied_log)
+        more = max(0, sum(n for o, n in self._applied_n.items() if o not in _BEFORE_RUN) - len(kept))
+        return [{**command.to_json(), "applied_frame": frame} for command, frame in kept], more
 
     def counts(self, origin: Origin) -> tuple[int, int]:
         """(applied, rejected) of the commands that came from ``origin``."""
@@ -181,6 +194,7 @@ class PromptRouter:
                 "tracking by class needs a semantic model: start the job with --semantic NAME")  # fmt: skip
             if reason is None:
                 self._applied_n[command.origin] += 1
+                self._log_applied(command, frame)
                 log.info("frame %d: now tracking every %s (%s)", frame.index, command.track_class, command.origin.value)
                 return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, None,
                              f"track_class {command.track_class}", command.request_id, command.origin.value)  # fmt: skip
@@ -195,11 +209,18 @@ class PromptRouter:
         if reason is not None:
             return self._rejected(frame, command.obj_id, reason, command.request_id, command.origin)
         self._applied_n[command.origin] += 1
+        self._log_applied(command, frame)
         log.info("frame %d: %s for object %d applied (%s)", frame.index, command.kind, command.obj_id,
                  command.origin.value)  # fmt: skip
         detail = command.kind if command.origin is not Origin.CLASS else f"{command.kind}: new object by class"
         return Event(EventKind.PROMPT_APPLIED, frame.index, frame.time, command.obj_id, detail, command.request_id,
                      command.origin.value)  # fmt: skip
+
+    def _log_applied(self, command: PromptCommand, frame: Frame) -> None:
+        if command.origin not in _BEFORE_RUN:
+            with self._lock:
+                if len(self._applied_log) < self.APPLIED_KEPT:
+                    self._applied_log.append((command, frame.index))
 
     def _rejected(self, frame: Frame, obj_id: int | None, reason: str, request_id: str | None,
                   origin: Origin) -> Event:  # fmt: skip

@@ -37,6 +37,7 @@ class ScheduledPrompt:
     prompt: Prompt
     frame: int | None = None
     time: float | None = None
+    from_file: bool = False  # read from a prompts file (else given as a flag)
 
     def __post_init__(self) -> None:
         if self.frame is not None and self.frame < 0:
@@ -196,5 +197,5 @@ def load_prompt_file(path: str | Path) -> list[ScheduledPrompt]:
                 f"prompt {k} in {file} is malformed ({type(exc).__name__}: {str(exc)[:100]}); expected "
                 "{id: N, points: [[x, y], ...], labels: [1, ...], box: [x1, y1, x2, y2], mask: FILE, frame: N | time: S}"
             ) from None
-        out.append(ScheduledPrompt(prompt, frame, time))
+        out.append(ScheduledPrompt(prompt, frame, time, from_file=True))
     return out

@@ -58,6 +58,9 @@ class Manifest:
     timings: Mapping[str, StageTiming]
     drops: Mapping[str, int]
     missing: int | None
+    applied: Sequence[Mapping[str, Any]] = ()  # commands applied while running (Redis, by class), as JSON
+    applied_left_out: int = 0  # more of them, not listed
+    semantic: Mapping[str, Any] | None = None  # the semantic model (classes: class id -> name), when one ran
 
     def to_json(self, out: Path) -> dict[str, Any]:
         report = self.report
@@ -72,8 +75,10 @@ class Manifest:
             "run_seconds": report.run_seconds,
             "source": jsonable(self.source),
             "model": jsonable(self.model),
-            "prompts": [p.to_json() for p in self.prompts],
+            "prompts": [*(p.to_json() for p in self.prompts), *(dict(p) for p in self.applied)],
+            "prompts_left_out": self.applied_left_out,
             "prompts_not_applied": [p.to_json() for p in self.not_applied],
+            "semantic": dict(self.semantic) if self.semantic is not None else None,
             "config": jsonable(self.config),
             "frames": {
                 "read": report.frames_read,

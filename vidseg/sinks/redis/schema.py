@@ -17,23 +17,61 @@ Streams, all named ``{prefix}:{source_id}:{kind}``:
   ``id`` and one of points / box / mask are required, or ``"remove": true`` alone, which stops
   tracking the object; or ``{"track_class": "person"}`` alone (no ``id``), which makes every
   region of that semantic class an object from then on (needs a semantic model); ``frame`` is ``"next"`` (the default) or a pts in the source's time base
-  (applied on the first frame at or after it); ``request_id`` is echoed in the events.
+  (applied on the first frame at or after it); ``request_id`` (in the JSON, or as a field of
+  the entry beside ``prompt``) is echoed in the events.
+
+Schema versions (every entry carries ``schema_version``; :data:`SCHEMA_VERSIONS`): one number,
+2, for every stream. Readers accept every version up to their own (an entry without one is read
+as the current version); a newer one is refused with a reason:
+
+=========  =======  ============================================================
+stream     version  changes
+=========  =======  ============================================================
+frames     2        2: epoch, wallclock, sender_wallclock; class histogram, classes
+status     2        2: "drops" became "dropped"; "not_sent"
+events     2        2: origin of a prompt event
+prompts    2        2: request_id may be a field of the entry (1 entries are read as before)
+=========  =======  ============================================================
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from vidseg.errors import ConfigError, PromptError, SinkError
 from vidseg.masks import Rle, decode_rle, encode_rle
 from vidseg.prompts.commands import Origin, PromptCommand, When
-from vidseg.results import SCHEMA_VERSION, FrameRecord
+from vidseg.results import EVENT_SCHEMA_VERSION, SCHEMA_VERSION, FrameRecord
 from vidseg.types import Prompt
 
-PROMPT_SCHEMA_VERSION = 1
+PROMPT_SCHEMA_VERSION = 2  # 2: request_id may be a field of the entry
 STATUS_SCHEMA_VERSION = 2  # 2: "drops" became "dropped" (policy drops only); "not_sent" added
+SCHEMA_VERSIONS: Mapping[str, int] = MappingProxyType(
+    {"frames": SCHEMA_VERSION, "status": STATUS_SCHEMA_VERSION, "events": EVENT_SCHEMA_VERSION,
+     "prompts": PROMPT_SCHEMA_VERSION}
+)  # fmt: skip
+
+
+def readable_version(value: Any, stream: str) -> int:
+    """The schema version of an entry of ``stream``, when this vidseg reads it (1 up to its own).
+
+    Raises:
+        PromptError: (a prompt entry) it is not a version number, or a newer one than this
+            vidseg reads; SinkError for the other streams.
+    """
+    current = SCHEMA_VERSIONS[stream]
+    if value is None:
+        return current
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if not text.isdigit() or not 1 <= int(text) <= current:
+        error = PromptError if stream == "prompts" else SinkError
+        raise error(f"{stream} schema_version {text!r:.20} is not supported; this vidseg reads versions "
+                          f"1..{current} (see the schema table in the README)")  # fmt: skip
+    return int(text)
 MAX_MASK_SIDE = 8192  # a mask prompt larger than an 8K frame is refused before it is decoded
 
 
@@ -148,6 +186,7 @@ def decode_frame_entry(fields: dict[Any, Any]) -> FrameEntry:
     }
     if "payload" not in text:
         raise SinkError(f"not a vidseg frame entry: fields {sorted(text)}")
+    readable_version(text.get("schema_version"), "frames")
     payload = json.loads(text["payload"])
     context = FrameContext(
         source_id=str(payload.get("source_id", "")),
@@ -239,11 +278,8 @@ def decode_prompt(fields: dict[Any, Any], frame_size: tuple[int, int] | None = N
             input gives a command or this error, never another exception.
     """
     text = {_text(k, "a field name"): v for k, v in fields.items()}
-    version = _text(text.get("schema_version", str(PROMPT_SCHEMA_VERSION)), "'schema_version'")
-    if version != str(PROMPT_SCHEMA_VERSION):
-        raise PromptError(
-            f"prompt schema_version {version!r:.20} is not supported; this vidseg reads version {PROMPT_SCHEMA_VERSION}"
-        )
+    version = text.get("schema_version")
+    readable_version(_text(version, "'schema_version'") if version is not None else None, "prompts")
     if "prompt" not in text:
         raise PromptError(f"entry has no 'prompt' field (fields: {sorted(text)[:10]})")
     raw = _text(text["prompt"], "'prompt'")
@@ -256,6 +292,8 @@ def decode_prompt(fields: dict[Any, Any], frame_size: tuple[int, int] | None = N
     if not isinstance(body, dict):
         raise PromptError(f"'prompt' must be a JSON object; found {type(body).__name__}")
     request_id = body.get("request_id")
+    if request_id is None and "request_id" in text:  # given as a field of the entry
+        request_id = _text(text["request_id"], "'request_id'")
     request_id = str(request_id)[:200] if request_id is not None else None
     if "track_class" in body:
         return _track_class(body, request_id)
@@ -328,16 +366,19 @@ def encode_track_class(name: str, frame: int | str = "next", request_id: str | N
 
 def request_id_of(fields: dict[Any, Any]) -> tuple[int | None, str | None]:
     """The object id and request id of an entry that failed to decode, when they can be read."""
+    field_id = fields.get(b"request_id", fields.get("request_id"))
+    if isinstance(field_id, bytes):
+        field_id = field_id.decode("utf-8", "replace")
     try:
         raw = fields.get(b"prompt", fields.get("prompt"))
         body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
         if not isinstance(body, dict):
-            return None, None
+            return None, str(field_id)[:200] if field_id is not None else None
         obj_id = body.get("id")
-        request_id = body.get("request_id")
+        request_id = body.get("request_id", field_id)
         return (
             obj_id if isinstance(obj_id, int) and not isinstance(obj_id, bool) else None,
             str(request_id)[:200] if request_id is not None else None,
         )
     except (ValueError, TypeError, AttributeError, RecursionError):
-        return None, None
+        return None, str(field_id)[:200] if field_id is not None else None
