@@ -80,8 +80,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from vidseg.errors import VidsegError
     from vidseg.models.semantic import build_semantic_model
     from vidseg.models.tracking import Sam2Model, Sam2Tracker, build_model, build_tracker
+    from vidseg.pipeline.config import SemanticConfig
     from vidseg.pipeline.job import JobConfig, run_job
-    from vidseg.pipeline.semantic import SemanticConfig
     from vidseg.pipeline.status import JobReport, JobStatus
     from vidseg.prompts.commands import PromptCommand
     from vidseg.prompts.spec import ScheduledPrompt

@@ -135,3 +135,75 @@ def test_a_variable_frame_rate_file_is_not_called_damaged(tmp_path):
                    cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "damaged or cut short" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--point", "5,5", "--every", "0"], "--every must be >= 1"),
+        (["--point", "5,5", "--max-frames", "0"], "max-frames must be >= 1"),
+        (["--point", "5,5", "--object-limit", "0"], "--object-limit must be a whole number"),
+        (["--point", "5,5", "--start", "2", "--end", "1"], "is before --start"),
+        (["--point=-3:5,5"], "cannot read --point"),
+    ],
+)
+def test_bad_arguments_are_answered_before_the_models_code_is_imported(clip, tmp_path, args, expected):
+    """What can be checked without torch is checked first (a bad argument is answered at once)."""
+    code = ("import sys; from vidseg.cli.main import main; "
+            f"rc = main({['run', str(clip), '--out', 'o', *args]!r}); print('torch' in sys.modules, rc)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert proc.stdout.split() == ["False", "2"], proc.stdout + proc.stderr
+    assert expected in proc.stderr
+
+
+def test_a_class_the_semantic_model_lacks_is_refused_before_any_model_loads(clip, tmp_path):
+    proc = _vidseg("run", str(clip), "--out", "o", "--model", SYNTHETIC_MODEL.name, "--semantic", "vidseg_unet_synthetic",
+                   "--track-class", "car", cwd=tmp_path)  # fmt: skip
+    _one_line(proc, "'car' is not a class of vidseg_unet_synthetic", "disc", only=False)
+    assert "loaded" not in proc.stderr  # neither the tracker nor the semantic model was built
+
+
+def test_offline_without_the_default_checkpoint_names_the_shipped_model(clip, tmp_path):
+    proc = _vidseg("run", str(clip), "--out", "o", "--point", "5,5", "--no-download", cwd=tmp_path)
+    _one_line(proc, "--model vidseg_synthetic_tiny", "--random-weights")
+
+
+def test_mask_rcnn_weights_can_be_given_as_its_error_says(clip, tmp_path):
+    proc = _vidseg("run", str(clip), "--out", "o", "--proposer", "maskrcnn", "--track-class", "person", "--no-download",
+                   "--model", SYNTHETIC_MODEL.name, cwd=tmp_path)  # fmt: skip
+    line = _one_line(proc, "--proposer-checkpoint", only=False)
+    junk = tmp_path / "maskrcnn.pth"
+    junk.write_bytes(os.urandom(1024))
+    proc = _vidseg("run", str(clip), "--out", "o2", "--proposer", "maskrcnn", "--track-class", "person",
+                   "--proposer-checkpoint", str(junk), "--model", SYNTHETIC_MODEL.name, cwd=tmp_path)  # fmt: skip
+    _one_line(proc, "cannot load Mask R-CNN weights", str(junk), only=False)
+    assert line
+
+
+def test_a_davis_annotation_of_several_objects_given_as_one_mask(clip, tmp_path):
+    from vidseg.errors import PromptError
+    from vidseg.prompts.spec import load_mask, parse_cli_prompts
+
+    labels = np.zeros((48, 64), np.uint8)
+    labels[5:15, 5:15], labels[20:30, 30:40], labels[35:45, 50:60] = 1, 2, 3
+    image = Image.fromarray(labels, mode="P")
+    image.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0] + [0] * (256 * 3 - 12))
+    image.save(tmp_path / "00000.png")
+    (prompt,) = parse_cli_prompts(masks=[f"2:{tmp_path / '00000.png'}"])
+    assert prompt.prompt.mask is not None and np.array_equal(prompt.prompt.mask, labels == 2)
+    with pytest.raises(PromptError, match=r"holds 3 labels \[1, 2, 3\].*--mask 1:00000.png"):
+        load_mask(tmp_path / "00000.png", 7)
+    binary = tmp_path / "binary.png"
+    Image.fromarray((labels > 0).astype(np.uint8) * 255).save(binary)  # one object: its non-zero pixels
+    assert np.array_equal(load_mask(binary, 7), labels > 0)
+
+
+def test_an_image_size_far_from_the_models_own_is_warned(caplog):
+    from vidseg.models.tracking import build_model
+
+    build_model(SYNTHETIC_MODEL.name, image_size=1024, device="cpu")
+    assert "trained at image size 128; it runs at 1024" in caplog.text
+    caplog.clear()
+    build_model(SYNTHETIC_MODEL.name, device="cpu")
+    assert "trained at image size" not in caplog.text

@@ -162,7 +162,7 @@ def test_a_live_run_with_a_semantic_model_labels_frames_without_holding_the_trac
     """On a live feed the semantic model takes the newest frame and each tracked frame takes its
     newest map (marked reused when it is another frame's); frames tracked before the first map
     carry none. Random weights: the maps mean nothing, their shape and bookkeeping do."""
-    from vidseg.pipeline.semantic import SemanticConfig
+    from vidseg.pipeline.config import SemanticConfig
     from vidseg.prompts.spec import ScheduledPrompt
     from vidseg.sinks.files.label_video import read_label_video
     from vidseg.sinks.files.objects_jsonl import read_objects_jsonl

@@ -13,8 +13,8 @@ from vidseg.datasets.synthetic_videos import SHAPE_IDS, SyntheticVideo, VideoSpe
 from vidseg.evaluation.jf import region_similarity
 from vidseg.models.semantic.build import SHIPPED_WEIGHTS
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
+from vidseg.pipeline.config import SemanticConfig
 from vidseg.pipeline.job import JobConfig, run_job
-from vidseg.pipeline.semantic import SemanticConfig
 from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 
 pytestmark = pytest.mark.skipif(not (SHIPPED_WEIGHTS / "vidseg_unet_synthetic.pt").is_file(),

@@ -23,8 +23,8 @@ from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import CheckpointError, ConfigError
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
+from vidseg.pipeline.config import SemanticConfig
 from vidseg.pipeline.job import JobConfig, JobReport, run_job
-from vidseg.pipeline.semantic import SemanticConfig
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
 from vidseg.results import Event

@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     sem_group.add_argument("--proposer", choices=("regions", "maskrcnn"), default="regions",
                            help="where objects tracked by class come from: connected regions of the semantic map "
                            "(default; touching objects of one class merge), or Mask R-CNN instances (COCO classes)")
+    sem_group.add_argument("--proposer-checkpoint", default=None, metavar="FILE",
+                           help="Mask R-CNN's COCO weights, torchvision's maskrcnn_resnet50_fpn file (default: the "
+                           "cache, else a download)")  # fmt: skip
     sem_group.add_argument("--proposer-random-weights", action="store_true",
                            help="Mask R-CNN with seeded random weights (no download; meaningless instances)")
     sem_group.add_argument("--max-objects", type=int, default=None, help="at most this many objects created by class")
@@ -485,9 +488,11 @@ def _tracker_config(args: argparse.Namespace) -> Any:
 
 
 def _run_job(args: argparse.Namespace) -> int:
+    # Everything the arguments can be checked against is checked before the models' code (torch)
+    # is imported: a bad argument is answered in well under a second.
     from vidseg.cli.signals import SignalBridge
-    from vidseg.pipeline.job import JobConfig, JobStatus, run_job
-    from vidseg.pipeline.semantic import SemanticConfig
+    from vidseg.pipeline.config import JobConfig, SemanticConfig
+    from vidseg.pipeline.status import JobStatus
     from vidseg.prompts.router import PromptLimits
     from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
     from vidseg.sources import LiveOptions
@@ -534,6 +539,7 @@ def _run_job(args: argparse.Namespace) -> int:
         max_objects=args.max_objects,
         min_region_area=args.min_region_area,
         proposer=args.proposer,
+        proposer_checkpoint=args.proposer_checkpoint,
         proposer_random_weights=args.proposer_random_weights,
         limits=PromptLimits(points=args.point_limit, objects=args.object_limit),
         stop_grace=args.stop_grace,
@@ -546,6 +552,8 @@ def _run_job(args: argparse.Namespace) -> int:
         download=not args.no_download,
         redis=redis_config,
     )
+    from vidseg.pipeline.job import run_job
+
     with SignalBridge() as signals:
         report = run_job(config, stop=signals.stop, abort=signals.abort, running=signals.running)
     where = f"outputs in {report.out}" if report.out is not None else "published to Redis"

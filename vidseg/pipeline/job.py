@@ -12,103 +12,33 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, replace
 
-from vidseg.config import TrackerConfig
 from vidseg.errors import ConfigError, PipelineError, PromptError, SinkError, SourceError, VidsegError
 from vidseg.models.allocator import keep_freed_memory
-from vidseg.models.semantic import build_semantic_model
+from vidseg.models.semantic import SEMANTIC_MODELS, build_semantic_model
+from vidseg.models.semantic.build import synthetic_classes
 from vidseg.models.tracking import Sam2Model, build_model
+from vidseg.pipeline.config import LIVE_SEGMENT_SECONDS, JobConfig
 from vidseg.pipeline.progress import Progress
-from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticConfig, SemanticStage
+from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.proposers import ClassTracker, Proposer, RegionProposer
-from vidseg.prompts.router import PromptLimits, PromptRouter
-from vidseg.prompts.spec import ScheduledPrompt
+from vidseg.prompts.router import PromptRouter
 from vidseg.redact import redact_url
 from vidseg.results import FrameKey, FrameResult
 from vidseg.sinks.base import RunContext, Sink, SinkPolicy, SinkReport
 from vidseg.sinks.files.manifest import Manifest, mark_ended
 from vidseg.sinks.files.sink import FileSink
-from vidseg.sinks.redis.schema import RedisConfig
 from vidseg.sinks.redis.sink import RedisSink
-from vidseg.sources import LiveOptions, Source, SourceInfo, open_source
+from vidseg.sources import Source, SourceInfo, open_source
 from vidseg.sources.base import default_source_id
 from vidseg.types import Frame
 
 log = logging.getLogger(__name__)
-
-LIVE_SEGMENT_SECONDS = 300.0  # a live run's file outputs are cut every 5 minutes unless told otherwise
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    """Everything ``vidseg run`` needs (see ``vidseg run --help``). A run writes files (``out``),
-    publishes to Redis (``redis``), or both."""
-
-    source: str
-    out: Path | None = None
-    prompts: tuple[ScheduledPrompt, ...] = ()
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    every: int = 1
-    start: float | None = None
-    end: float | None = None
-    image_fps: float = 24.0
-    davis: Path | None = None
-    overlay: bool = True
-    overlay_classes: bool = False  # a colour per semantic class (with a legend) under the objects in overlay.mp4
-    visible_threshold: float = 0.5
-    visible_min_area: int = 16  # pixels a mask must hold for its object to count as visible
-    event_frames: int = 3  # frames in a row a change of visibility must hold to be an object_lost/_reappeared event
-    queue_size: int = 4
-    cache_dir: Path | None = None
-    download: bool = True
-    redis: RedisConfig | None = field(default=None, repr=False)  # its URL may hold credentials
-    sink_policy: SinkPolicy = SinkPolicy.FAIL_RUN
-    overwrite: bool = False  # replace an earlier run's outputs in `out` (else the run refuses to start)
-    live: LiveOptions = field(default_factory=LiveOptions)  # how a live feed connects and reconnects
-    max_latency: float | None = None  # a live frame older than this (s since capture) is dropped, not tracked
-    max_frames: int | None = None  # stop after this many frames (live runs: otherwise forever)
-    duration: float | None = None  # stop after this many seconds of running
-    semantic: SemanticConfig | None = None  # a per-frame semantic model beside the tracker
-    track_classes: tuple[str, ...] = ()  # regions of these semantic classes become tracked objects
-    max_objects: int | None = None  # at most this many objects created by class
-    min_region_area: int = 64  # smaller regions of a tracked class are left out
-    proposer: str = "regions"  # where objects tracked by class come from: "regions" (of the map) or "maskrcnn"
-    proposer_random_weights: bool = False  # Mask R-CNN with seeded random weights (meaningless instances)
-    segment_seconds: float | None = None  # cut file outputs into segments (default: 300 s for live feeds, none for files)
-    keep_segments: int | None = None  # keep at most this many closed segments (default: all)
-    limits: PromptLimits = field(default_factory=PromptLimits)  # clicks per prompt, objects per run
-    stop_grace: float = 30.0  # seconds the frames in flight get to finish once the run is stopped; then it aborts
-    deadline: float = 10.0  # seconds every thread gets to stop once the run is aborted or fails
-
-    def __post_init__(self) -> None:
-        if isinstance(self.queue_size, bool) or not isinstance(self.queue_size, int) or self.queue_size < 1:
-            raise ConfigError(f"queue_size (frames held between two stages) must be >= 1; found {self.queue_size!r}")
-        if not self.deadline > 0:
-            raise ConfigError(f"deadline (seconds threads get to stop) must be > 0; found {self.deadline!r}")
-        for name in ("visible_min_area", "event_frames"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name.replace('_', '-')} must be a whole number >= 1; found {value!r}")
-        if not self.stop_grace > 0:
-            raise ConfigError(f"stop_grace (seconds the frames in flight get) must be > 0; found {self.stop_grace!r}")
-        for name in ("max_latency", "duration"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name.replace('_', '-')} must be > 0 seconds; found {value!r}")
-        if self.proposer not in ("regions", "maskrcnn"):
-            raise ConfigError(f"proposer must be 'regions' or 'maskrcnn'; found {self.proposer!r}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"max-frames must be >= 1; found {self.max_frames!r}")
-        if not 0.0 <= self.visible_threshold <= 1.0:
-            raise ConfigError(f"visible_threshold (a presence probability) must be in [0, 1]; found "
-                              f"{self.visible_threshold!r}")  # fmt: skip
-
 
 def run_job(
     config: JobConfig,
@@ -147,6 +77,7 @@ def run_job(
                              fps=config.image_fps, live=config.live, stop=stop)  # fmt: skip
         cleanup.callback(_close_source, source, pipeline)
         router = _router(config, source.info)
+        _check_classes(config)  # before any model is loaded: a class the model lacks is answered at once
         weights = model or build_model(**asdict(config.tracker), cache_dir=config.cache_dir, download=config.download)
         outputs = _SinkSet(list(sinks) if sinks is not None else _sinks(config, router, pipeline, source.info.kind == "live"),
                            config.sink_policy)
@@ -377,6 +308,19 @@ def _semantic_stage(config: JobConfig) -> SemanticStage | None:
     return SemanticStage(model, sem.every)
 
 
+def _check_classes(config: JobConfig) -> None:
+    """Raise :class:`ConfigError` for a ``--track-class`` that a known semantic model lacks."""
+    if not config.track_classes or config.semantic is None or config.proposer != "regions":
+        return
+    spec = SEMANTIC_MODELS.get(config.semantic.model)
+    if spec is None or config.semantic.checkpoint is not None:  # hf: models, or a checkpoint's own classes
+        return
+    trackable = [c for c in spec.classes or synthetic_classes() if c != "background"]  # as the model is built
+    unknown = [c for c in config.track_classes if c not in trackable]
+    if unknown:
+        raise ConfigError(f"--track-class: {unknown[0]!r} is not a class of {spec.name}; its classes: {trackable}")
+
+
 def _class_tracker(config: JobConfig, labeller: SemanticStage | None, router: PromptRouter) -> ClassTracker | None:
     """Tracking by class: instances of ``--track-class`` classes (and of those a ``{"track_class":
     NAME}`` prompt adds while running) become tracked objects, with ids after the prompted ones.
@@ -445,7 +389,8 @@ def _proposer(config: JobConfig) -> Proposer:
     if config.proposer == "maskrcnn":
         from vidseg.prompts.maskrcnn import MaskRcnnProposer
 
-        return MaskRcnnProposer.build(random_weights=config.proposer_random_weights, min_area=config.min_region_area,
+        return MaskRcnnProposer.build(config.proposer_checkpoint, random_weights=config.proposer_random_weights,
+                                      min_area=config.min_region_area,
                                       cache_dir=config.cache_dir, download=config.download)  # fmt: skip
     return RegionProposer(config.min_region_area)
 

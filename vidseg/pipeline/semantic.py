@@ -14,38 +14,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 
-from vidseg.errors import ConfigError
 from vidseg.models.semantic import SemanticModel
 from vidseg.models.semantic.hf import HfSemanticModel
+from vidseg.pipeline.config import SemanticConfig as SemanticConfig  # its home before; still imported from here
 from vidseg.results import FrameKey, SemanticMap
 from vidseg.types import Frame
-
-
-@dataclass(frozen=True)
-class SemanticConfig:
-    """``--semantic NAME`` and its options.
-
-    Attributes:
-        model: a semantic model name (see ``vidseg models``).
-        checkpoint: its weights file (default: the cache, else a download).
-        random_weights: run with seeded random weights (meaningless maps).
-        input_size: the model's input size (default: the model's own).
-        every: label every ``every``-th frame; the frames between reuse the last map.
-        concurrent: run the model in its own thread beside the tracker (default); False runs it
-            on the tracker's thread, one after the other (``bench/semantic_concurrency.py``
-            compares the two).
-    """
-
-    model: str
-    checkpoint: str | None = None
-    random_weights: bool = False
-    input_size: int | None = None
-    every: int = 1
-    concurrent: bool = True
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ConfigError(f"--semantic-every must be >= 1; found {self.every}")
 
 
 @dataclass(frozen=True)

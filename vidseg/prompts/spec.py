@@ -15,6 +15,7 @@ prompt. ``--prompts FILE`` reads a JSON or YAML list of
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from PIL import Image, UnidentifiedImageError
 
 from vidseg.errors import PromptError
 from vidseg.types import Prompt
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,17 +99,43 @@ def _numbers(body: str, counts: Sequence[int], what: str, spec: str) -> list[flo
     return values
 
 
-def load_mask(path: str | Path) -> np.ndarray:
-    """A mask image as an HxW bool array (non-zero pixels = object)."""
+MAX_LABELS = 64  # an image with 2..64 distinct non-zero values is a label map (a DAVIS annotation, say)
+
+
+def load_mask(path: str | Path, obj_id: int | None = None) -> np.ndarray:
+    """A mask image as an HxW bool array: its non-zero pixels, or, when the image is a label map
+    of several objects (a DAVIS palette PNG, or a few distinct grey values), the pixels labelled
+    ``obj_id``.
+
+    Raises:
+        PromptError: the file is missing or no image, or it holds several labels and none is
+            ``obj_id`` (the message lists them).
+    """
     file = Path(path)
     if not file.is_file():
         raise PromptError(f"mask file {file} does not exist")
     try:
         with Image.open(file) as img:
-            data = np.asarray(img.convert("L"))
+            if img.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
+                data = np.asarray(img)  # palette indices or grey values: labels when there are a few
+            else:
+                data = np.asarray(img.convert("L"))
     except (OSError, UnidentifiedImageError) as exc:
         raise PromptError(f"mask file {file} is not an image: {exc}") from exc
-    return np.asarray(data > 0)
+    if data.ndim != 2:
+        data = data[..., 0]
+    values = np.unique(data)
+    labels = [int(v) for v in values if v != 0]
+    if not 2 <= len(labels) <= MAX_LABELS:
+        return np.asarray(data > 0)
+    if obj_id is None or obj_id not in labels:
+        shown = labels[:10] + (["..."] if len(labels) > 10 else [])  # type: ignore[list-item]
+        raise PromptError(
+            f"mask file {file} holds {len(labels)} labels {shown}, not one object; give the id of the one you mean "
+            f"as the prompt's id (e.g. --mask {labels[0]}:{file.name}), or a mask of one object"
+        )
+    log.info("mask file %s holds labels %s: object %d takes the pixels labelled %d", file, labels, obj_id, obj_id)
+    return np.asarray(data == obj_id)
 
 
 @dataclass
@@ -144,7 +173,7 @@ def parse_cli_prompts(
     ]
     for spec in masks:
         obj_id, body, frame, time = _split(spec, "--mask")
-        out.append(ScheduledPrompt(Prompt(obj_id, mask=load_mask(body)), frame, time))
+        out.append(ScheduledPrompt(Prompt(obj_id, mask=load_mask(body, obj_id)), frame, time))
     return out
 
 
@@ -186,8 +215,9 @@ def load_prompt_file(path: str | Path) -> list[ScheduledPrompt]:
             points = tuple((float(p[0]), float(p[1])) for p in item.get("points", []))
             labels = tuple(int(v) for v in item.get("labels", [1] * len(points)))
             box = tuple(float(v) for v in item["box"]) if item.get("box") is not None else None
-            mask = load_mask(file.parent / item["mask"]) if item.get("mask") else None
-            prompt = Prompt(int(item.get("id", 1)), points=points, labels=labels, box=box, mask=mask)  # type: ignore[arg-type]
+            obj_id = int(item.get("id", 1))
+            mask = load_mask(file.parent / item["mask"], obj_id) if item.get("mask") else None
+            prompt = Prompt(obj_id, points=points, labels=labels, box=box, mask=mask)  # type: ignore[arg-type]
             frame = int(item["frame"]) if item.get("frame") is not None else None
             time = float(item["time"]) if item.get("time") is not None else None
         except PromptError as exc:

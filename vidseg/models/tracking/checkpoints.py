@@ -68,8 +68,9 @@ def _offline_message(spec: ModelSpec, cache_dir: Path, reason: str) -> str:
         f"no checkpoint for model {spec.name!r}: {reason}. "
         f"Download {spec.url} and either put it at {cache_dir / spec.checkpoint_file} "
         f"or pass its path with --checkpoint PATH (build_tracker(..., checkpoint=PATH)). "
-        "To try the pipeline without trained weights, add --random-weights "
-        "(random_weights=True): its masks are meaningless."
+        "Offline, --model vidseg_synthetic_tiny runs the small model shipped with vidseg (trained on "
+        "synthetic shapes only); --random-weights (random_weights=True) tries the pipeline without "
+        "trained weights (its masks are meaningless)."
     )
 
 
