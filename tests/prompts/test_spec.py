@@ -63,3 +63,15 @@ def test_prompt_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("- {id: 1, pints: [[1, 2]]}\n")
     with pytest.raises(PromptError, match="unknown keys"):
         load_prompt_file(tmp_path / "bad.yaml")
+
+
+def test_prompts_from_a_file_carry_their_own_origin(tmp_path):
+    from vidseg.pipeline.config import JobConfig
+    from vidseg.pipeline.job import _commands
+    from vidseg.prompts.commands import Origin
+
+    file = tmp_path / "p.json"
+    file.write_text(json.dumps([{"id": 2, "points": [[3, 4]]}]))
+    prompts = (*parse_cli_prompts(points=["1:5,5"]), *load_prompt_file(file))
+    commands = _commands(JobConfig(source="x.mp4", out=tmp_path / "o", prompts=prompts))
+    assert [(c.obj_id, c.origin) for c in commands] == [(1, Origin.COMMAND_LINE), (2, Origin.FILE)]
