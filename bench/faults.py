@@ -1,10 +1,10 @@
-"""Fault injection: every fault of issue 18's list against the real command line, in one go.
+"""Fault injection: every fault of issues 18 and 24 against the real command line, in one go.
 
 Each fault runs `vidseg` (random weights at 64 px, generated clips, a private redis-server) and
 checks what a user would see; the script prints one table row per fault: fault, expected,
 observed, pass. Exit status 1 when any row fails.
 
-    python bench/faults.py            # about 3 minutes on 2 CPU cores
+    python bench/faults.py            # about 4 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ def main() -> int:
             bad_input("config section of the wrong type", [*run, "--point", "5,5", "--config", str(work / "bad.yaml"), *FAST],
                       "must be a mapping", work),
         ]  # fmt: skip
+        rows += issue24(work, short, long_clip)
         first = vidseg(*run, "--point", "5,5", *FAST, cwd=work)
         again = vidseg(*run, "--point", "5,5", "--no-overlay", *FAST, cwd=work)
         assert isinstance(again, subprocess.CompletedProcess) and isinstance(first, subprocess.CompletedProcess)
@@ -210,6 +211,101 @@ def redis_prompts(clip: Path, work: Path, server: LocalRedisServer) -> Row:
     ok = rejected == 4 and ("prompt_applied", "ok") in kinds and proc.returncode == 130
     return ("bad Redis prompts (not UTF-8, deep, 40000x40000 RLE, schema 999)", "4 rejected, the next applied",
             f"{rejected} rejected, applied: {[r for k, r in kinds if k == 'prompt_applied']}", ok)  # fmt: skip
+
+
+def issue24(work: Path, short: Path, long_clip: Path) -> list[Row]:
+    """Issue 24's faults: bounded prompts, long steps, a full disk, pixel formats, rates, counts."""
+    rows: list[Row] = []
+    many = work / "many.json"
+    many.write_text(json.dumps([{"id": k, "points": [[5, 5]]} for k in range(1, 10_001)]))
+    started = time.monotonic()
+    proc = vidseg("run", str(short), "--out", str(work / "many"), "--prompts", str(many), *FAST, cwd=work)
+    assert isinstance(proc, subprocess.CompletedProcess)
+    took = time.monotonic() - started
+    rows.append(("prompts file with 10,000 ids", "exit 2 at once, names --object-limit",
+                 f"{one_line(proc, proc.stderr)[:60]} in {took:.1f} s",
+                 proc.returncode == 2 and "--object-limit" in proc.stderr and took < 30))  # fmt: skip
+    with LocalRedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        proc = vidseg("run", str(long_clip), "--redis", server.url, "--source-id", "big", "--point", "160,68", *FAST,
+                      cwd=work, wait=False)  # fmt: skip
+        wait_for(lambda: bool(client.exists("vidseg:big:frames")) and client.xlen("vidseg:big:frames") >= 5)
+        clicks = [[float(k % 300), float(k % 130)] for k in range(200_000)]
+        client.xadd("vidseg:big:prompts", {"schema_version": "2", "request_id": "huge",
+                                           "prompt": json.dumps({"id": 2, "points": clicks})})  # fmt: skip
+        client.xadd("vidseg:big:prompts", {"schema_version": "2", "request_id": "v2",
+                                           "prompt": json.dumps({"id": 3, "box": [10, 10, 60, 60]})})  # fmt: skip
+        proc.communicate(timeout=240)
+        events = [json.loads(fields[b"event"]) for _, fields in client.xrange("vidseg:big:events")]
+        client.close()
+    answers = {e["request_id"]: (e["kind"], e["detail"]) for e in events if str(e["kind"]).startswith("prompt")}
+    huge, v2 = answers.get("huge", ("none", "")), answers.get("v2", ("none", ""))
+    rows.append(("Redis prompt with 200,000 clicks; then a schema-2 box with request_id as a field",
+                 "rejected naming --point-limit; the box applied; run completes",
+                 f"{huge[0]} ({huge[1][:40]}), {v2[0]}, exit {proc.returncode}",
+                 huge[0] == "prompt_rejected" and "--point-limit" in huge[1] and v2[0] == "prompt_applied"
+                 and proc.returncode == 0))  # fmt: skip
+    started = time.monotonic()
+    proc = vidseg("run", str(short), "--out", str(work / "slow"), "--point", "5,5", "--model", "sam2.1_hiera_tiny",
+                  "--random-weights", "--image-size", "1024", "--duration", "1", "--stop-grace", "1",
+                  "--abort-deadline", "1", cwd=work)  # fmt: skip
+    assert isinstance(proc, subprocess.CompletedProcess)
+    took = time.monotonic() - started
+    manifest = json.loads((work / "slow" / "manifest.json").read_text())
+    rows.append(("--duration 1 while one model step takes seconds", "aborted, exit 130, no C++ abort, on time",
+                 f"exit {proc.returncode}, '{manifest['status']}' in {took:.1f} s",
+                 proc.returncode == 130 and manifest["status"] == "aborted" and "terminate" not in proc.stderr))  # fmt: skip
+    rows.append(full_disk(work))
+    folder = work / "grey16"
+    folder.mkdir()
+    ramp = (np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 21).astype(np.uint16)
+    for k in range(3):
+        Image.fromarray(ramp, mode="I;16").save(folder / f"{k:05d}.png")
+    from vidseg.sources import open_source
+
+    source = open_source(str(folder))
+    image = next(iter(source)).image
+    source.close()
+    rows.append(("16-bit grey PNG folder", "scaled to 8 bits, not white",
+                 f"{source.info.pix_fmt}, values {int(image.min())}..{int(image.max())}",
+                 int(image.max()) == int(ramp.max()) >> 8 and int(image.min()) == 0))  # fmt: skip
+    proc = vidseg("run", str(short), "--out", str(work / "mf"), "--point", "5,5", "--max-frames", "5", *FAST, cwd=work)
+    assert isinstance(proc, subprocess.CompletedProcess)
+    frames = json.loads((work / "mf" / "manifest.json").read_text())["frames"]
+    rows.append(("--max-frames 5 on an intact file", "no 'damaged', missing none, abandoned counted",
+                 f"missing {frames['missing']}, abandoned {frames['abandoned']}",
+                 "damaged" not in proc.stderr and frames["missing"] is None))  # fmt: skip
+    proc = vidseg("run", str(short), "--out", str(work / "late"), "--point", "5,5", "--start", "999", *FAST, cwd=work)
+    assert isinstance(proc, subprocess.CompletedProcess)
+    rows.append(("--start past the end", "exit 2, no output folder left",
+                 f"{one_line(proc, proc.stderr)[:50]}, folder {'left' if (work / 'late').exists() else 'none'}",
+                 proc.returncode == 2 and not (work / "late").exists()))  # fmt: skip
+    started = time.monotonic()
+    proc = vidseg("run", str(short), "--out", str(work / "e"), "--point", "5,5", "--every", "0", cwd=work)
+    assert isinstance(proc, subprocess.CompletedProcess)
+    took = time.monotonic() - started
+    rows.append(("a bad argument (--every 0)", "answered in under 1 s", f"{one_line(proc, proc.stderr)[:40]} in "
+                 f"{took:.2f} s", proc.returncode == 2 and took < 1.0))  # fmt: skip
+    return rows
+
+
+def full_disk(work: Path) -> Row:
+    """A run whose disk fills (a 200 KB tmpfs in a private mount namespace)."""
+    disk = work / "disk"
+    disk.mkdir()
+    clip = write_clip_video(moving_shapes_clip(num_frames=120, height=240, width=320, num_objects=1, seed=4),
+                            work / "disk.mp4", fps=25)  # fmt: skip
+    inner = (f"mount -t tmpfs -o size=200k none {disk} && {sys.executable} -m vidseg run {clip} --out {disk}/o "
+             f"--point 100,100 --model vidseg_synthetic_tiny; code=$?; cp -r {disk}/o {work}/disk-copy; exit $code")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDSEG_CACHE": str(work / "cache")}
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", inner], env=env, capture_output=True, text=True, timeout=300)
+    if not (work / "disk-copy").is_dir():
+        return "full disk", "one line, manifest failed, no partial", "could not mount a tmpfs (unshare)", False
+    manifest = json.loads((work / "disk-copy" / "manifest.json").read_text())
+    partial = list((work / "disk-copy").glob(".*partial"))
+    observed = f"{one_line(proc, proc.stderr)[:45]}; manifest '{manifest['status']}', {len(partial)} partial"
+    ok = proc.returncode == 2 and manifest["status"] == "failed" and not partial and "Traceback" not in proc.stderr
+    return "full disk (200 KB tmpfs)", "one line, manifest failed, no partial", observed, ok
 
 
 def ts_seek(work: Path) -> Row:
