@@ -36,6 +36,9 @@ class EventKind(str, Enum):
     PROMPT_APPLIED = "prompt_applied"
     PROMPT_REJECTED = "prompt_rejected"
     SOURCE_RECONNECTED = "source_reconnected"
+    OBJECT_MERGED = "object_merged"  # a duplicate (made by class) removed: it was another object
+    OBJECT_WITHDRAWN = "object_withdrawn"  # an object made by class whose region did not persist
+    OBJECT_EXPIRED = "object_expired"  # an object made by class, lost for longer than the keep window
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
+from vidseg.prompts.class_tracker import ClassTracker
 from vidseg.prompts.commands import Origin, PromptCommand
-from vidseg.prompts.proposers import ClassTracker
 from vidseg.prompts.router import PromptLimits, PromptRouter
 from vidseg.results import EventKind
 from vidseg.types import Frame, Prompt

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from vidseg.errors import ConfigError
+from vidseg.prompts.class_tracker import ClassTracker
 from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.maskrcnn import MaskRcnnProposer, coco_categories, instances_to_proposals
-from vidseg.prompts.proposers import ClassTracker, RegionProposer
+from vidseg.prompts.proposers import RegionProposer
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import SemanticMap
 
@@ -44,7 +45,7 @@ def test_touching_objects_of_one_class_merge_into_one_region():
 
 
 def test_new_ids_only_for_regions_no_tracked_object_covers():
-    tracker = ClassTracker(["car"], RegionProposer(min_area=10), iou_threshold=0.5, first_id=1)
+    tracker = ClassTracker(["car"], RegionProposer(min_area=10), first_id=1)
     tracked = {1: np.zeros((40, 60), bool)}
     tracked[1][5:15, 5:14] = True  # object 1 (prompted by a click) covers the small car: IoU 0.9
     commands = tracker.new_objects(IMAGE, _map(), tracked)

@@ -25,8 +25,9 @@ from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
+from vidseg.prompts.class_tracker import ClassTracker
 from vidseg.prompts.commands import Origin, PromptCommand
-from vidseg.prompts.proposers import ClassTracker, Proposer, RegionProposer
+from vidseg.prompts.proposers import Proposer, RegionProposer
 from vidseg.prompts.router import PromptRouter
 from vidseg.redact import redact_url
 from vidseg.results import FrameKey, FrameResult

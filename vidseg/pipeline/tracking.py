@@ -20,10 +20,10 @@ from vidseg.pipeline.object_events import ObjectEvents
 from vidseg.pipeline.progress import Progress
 from vidseg.pipeline.semantic import Labelled
 from vidseg.pipeline.status import RunStats
-from vidseg.prompts.proposers import ClassTracker
+from vidseg.prompts.class_tracker import ClassTracker
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import Event, EventKind, FrameKey, FrameResult
-from vidseg.types import BoolArray, Frame, TrackingResult
+from vidseg.types import Frame, TrackingResult
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,11 @@ class TrackStage:
     Args:
         session: the stream's tracking session.
         router: the run's prompt router.
-        max_latency: a frame captured longer ago than this (seconds, by its ``wallclock``) is
-            dropped instead of tracked, and counted in :attr:`stale` (live feeds).
+        max_latency: a frame captured longer ago than this (seconds) is dropped instead of
+            tracked, and counted in :attr:`stale` (live feeds). Its age is
+            :func:`vidseg.sources.live.frame_age`: by the sender's clock where the stream gives it
+            (corrected for the offset between the clocks), so a burst delivered late after a
+            freeze counts as old although freshly decoded; else since it was decoded.
         max_frames: track this many frames, then set ``stop`` (later frames are not tracked).
         duration: run this many seconds, then set ``stop``.
         stop: the run's stop event.
@@ -66,7 +69,6 @@ class TrackStage:
         self.session = session
         self.router = router
         self.class_tracker = class_tracker
-        self._last_masks: dict[int, BoolArray] = {}
         self._by_class: dict[int, str] = {}
         self._proposed_on: object = None  # the labels array proposals were last made on
         self._max_latency = max_latency
@@ -94,22 +96,43 @@ class TrackStage:
         # Propose on each map once: a map reused for later frames (--semantic-every, or a live
         # feed's newest map) shares its labels array.
         fresh = labelled is None or labelled.semantic.labels is not self._proposed_on
-        if self.class_tracker is not None and fresh:
-            self._proposed_on = labelled.semantic.labels if labelled is not None else None
-            # Regions no object covered on the last frame become objects now, with this frame's masks.
-            semantic = labelled.semantic if labelled is not None else None
-            room = self.router.room(self.session)
-            for command in self.class_tracker.new_objects(frame.image, semantic, self._last_masks, room):
-                event = self.router.apply(self.session, frame, command)
-                events.append(event)
-                if event.kind is EventKind.PROMPT_APPLIED:
-                    self._by_class = {**self._by_class, command.obj_id: self.class_tracker.created[command.obj_id]}
+        if self.class_tracker is not None:
+            events += self._by_class_step(frame, labelled if fresh else None, fresh)
         result = self.session.step(frame)
         if self.class_tracker is not None:
-            self._last_masks = {int(i): result.masks[k] for k, i in enumerate(result.object_ids.tolist())}
+            masks = {int(i): result.masks[k] for k, i in enumerate(result.object_ids.tolist())}
+            shown = dict(zip(masks, result.visible().tolist(), strict=True))
+            self.class_tracker.observe(frame.index, frame.time, masks, shown)
         tracked = Tracked(frame, result, tuple(events), labelled, self._by_class)
         self.tracked += 1
         return tracked
+
+
+    def _by_class_step(self, frame: Frame, labelled: Labelled | None, fresh: bool) -> list[Event]:
+        """Tracking by class before ``frame`` is stepped: duplicates, withdrawn and expired
+        objects removed; with a fresh map (``labelled``) its regions that are no object yet become
+        objects, and those where a lost object was are given back to it."""
+        assert self.class_tracker is not None
+        events: list[Event] = []
+        semantic = labelled.semantic if labelled is not None else None
+        if fresh:
+            self._proposed_on = semantic.labels if semantic is not None else None
+        same_epoch = labelled is not None and labelled.key.epoch == frame.epoch
+        map_frame = labelled.key.index if same_epoch and labelled is not None else None
+        wanted = fresh and (semantic is not None or self.class_tracker.proposer.classes is not None)
+        step = self.class_tracker.step(frame.image, semantic if wanted else None, frame.index,
+                                       self.router.room(self.session), map_frame) if wanted else \
+            self.class_tracker.step(frame.image, None, frame.index)  # fmt: skip
+        for obj_id, event in step.removals:
+            if obj_id in self.session.object_ids:
+                self.session.remove_object(obj_id)
+                events.append(replace(event, time=frame.time))
+        for command in step.commands:
+            event = self.router.apply(self.session, frame, command)
+            events.append(event)
+            if event.kind is EventKind.PROMPT_APPLIED and command.obj_id in self.class_tracker.created:
+                self._by_class = {**self._by_class, command.obj_id: self.class_tracker.created[command.obj_id]}
+        return events
 
 
 class ResultStage:

@@ -129,9 +129,9 @@ def load_mask(path: str | Path, obj_id: int | None = None) -> np.ndarray:
     if not 2 <= len(labels) <= MAX_LABELS:
         return np.asarray(data > 0)
     if obj_id is None or obj_id not in labels:
-        shown = labels[:10] + (["..."] if len(labels) > 10 else [])  # type: ignore[list-item]
+        shown = ", ".join(map(str, labels[:10])) + (", ..." if len(labels) > 10 else "")
         raise PromptError(
-            f"mask file {file} holds {len(labels)} labels {shown}, not one object; give the id of the one you mean "
+            f"mask file {file} holds {len(labels)} labels [{shown}], not one object; give the id of the one you mean "
             f"as the prompt's id (e.g. --mask {labels[0]}:{file.name}), or a mask of one object"
         )
     log.info("mask file %s holds labels %s: object %d takes the pixels labelled %d", file, labels, obj_id, obj_id)
