@@ -8,6 +8,7 @@ class map. Goal at difficulty 0.5: mIoU >= 0.85.
 
     python bench/synthetic_miou.py                 # about a minute on 2 cores
     python bench/synthetic_miou.py --checkpoint out/train-semantic/unet/best.pt
+    python bench/synthetic_miou.py --size 640x360  # frames larger than the model's input: labels upsampled
 """
 
 from __future__ import annotations
@@ -27,11 +28,20 @@ SEED0 = 950_000
 GOAL_DIFFICULTY, GOAL = 0.5, 0.85
 
 
-def score(model, difficulty: float, clips: int, frames: int, size: int) -> tuple[SemanticReport, float]:
+def frame_size(text: str) -> tuple[int, int]:
+    """``"128"`` (square) or ``"640x360"`` (width x height) as (height, width)."""
+    width, _, height = text.lower().partition("x")
+    try:
+        return int(height or width), int(width)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 128 or 640x360; found {text!r}") from None
+
+
+def score(model, difficulty: float, clips: int, frames: int, size: tuple[int, int]) -> tuple[SemanticReport, float]:
     classes = len(model.classes)
     matrix = np.zeros((classes, classes), np.int64)
     seconds, count = 0.0, 0
-    spec = VideoSpec.at_difficulty(difficulty, num_frames=frames, height=size, width=size)
+    spec = VideoSpec.at_difficulty(difficulty, num_frames=frames, height=size[0], width=size[1])
     for k in range(clips):
         video = generate_video(SEED0 + int(difficulty * 1000) * 100 + k, spec)
         for t in range(video.num_frames):
@@ -49,7 +59,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="weights to score (default: the shipped ones)")
     parser.add_argument("--clips", type=int, default=40, help="clips per difficulty")
     parser.add_argument("--frames", type=int, default=12, help="frames per clip")
-    parser.add_argument("--size", type=int, default=128, help="frame size in pixels")
+    parser.add_argument("--size", type=frame_size, default=(128, 128),
+                        help="frame size: 128 (square) or WIDTHxHEIGHT (the model sees the shorter side at 128 px)")  # fmt: skip
     parser.add_argument("--difficulties", default="0.3,0.5,0.7")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -64,8 +75,9 @@ def main() -> None:
     rows.append(["mIoU", *(reports[d][0].miou for d in difficulties)])
     rows.append(["pixel accuracy", *(reports[d][0].pixel_accuracy for d in difficulties)])
     rows.append(["ms per frame", *(reports[d][1] * 1000 for d in difficulties)])
-    print(f"weights: {model.checkpoint}; {args.clips} clips x {args.frames} frames per difficulty, {args.size} px, "
-          f"seeds from {SEED0}")  # fmt: skip
+    height, width = args.size
+    print(f"weights: {model.checkpoint}; {args.clips} clips x {args.frames} frames per difficulty, {width}x{height} "
+          f"frames, seeds from {SEED0}")  # fmt: skip
     print_table(["class", *(f"difficulty {d:g}" for d in difficulties)], rows)
     if GOAL_DIFFICULTY in reports:
         miou = reports[GOAL_DIFFICULTY][0].miou

@@ -623,9 +623,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vidseg.evaluation import evaluate, format_report, write_report_json
 
     if args.semantic:
-        from vidseg.evaluation.semantic import evaluate_semantic
+        from vidseg.evaluation.semantic import evaluate_semantic, write_semantic_report_json
 
-        print(evaluate_semantic(args.pred, args.gt, fps=args.fps).format())
+        semantic = evaluate_semantic(args.pred, args.gt, fps=args.fps)  # names its classes when the run's manifest does
+        print(semantic.format())
+        if args.json is not None:
+            write_semantic_report_json(semantic, args.json)
+            log.info("report written to %s", args.json)
         return 0
 
     report = evaluate(args.pred, args.gt, bound_th=args.bound_th, keep_first_last=args.keep_first_last,

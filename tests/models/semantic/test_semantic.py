@@ -127,7 +127,10 @@ def test_track_class_creates_capped_objects_after_the_prompted_ids(tmp_path):
     marks = {o.obj_id: o.track_class for r in records for o in r.objects}
     assert marks[3] is None and all(marks[i] == present[0] for i in ids[1:])  # objects made by class say so
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert [p["origin"] for p in manifest["prompts"]] == ["command line"]
+    # the prompted object, then one prompt per object tracking by class made, each with its frame
+    assert [(p["origin"], p["id"]) for p in manifest["prompts"]] == [("command line", 3)] + [
+        ("track-class", i) for i in ids[1:]]  # fmt: skip
+    assert all(isinstance(p.get("applied_frame"), int) for p in manifest["prompts"][1:])
 
 
 def semantic_classes() -> tuple[str, ...]:
