@@ -5,11 +5,17 @@ Runs under Debian's ``/usr/bin/python3`` (which has ``gi``; a virtualenv's Pytho
 
     /usr/bin/python3 pipelines/rtsp_test_server.py --port 8554 --path live
     /usr/bin/python3 pipelines/rtsp_test_server.py --port 8554 --user cam --password s3cret
+    echo s3cret | /usr/bin/python3 pipelines/rtsp_test_server.py --user cam --password-stdin   # not in ps
 
 It prints one line ``READY rtsp://127.0.0.1:PORT/PATH`` (credentials never printed) once clients
 can connect, and serves until SIGTERM or SIGINT. The scene is GStreamer's ``videotestsrc``
 bouncing ball (``--pattern``), H.264 with a keyframe every second, live (frames are produced in
 real time whether or not anyone reads them), shared by every client.
+
+Its RTCP sender reports give the frames' capture times by the machine's real-time clock (FFmpeg
+turns them into each packet's producer reference time). ``--ntp-time-source unix`` makes them
+read about 70 years behind (GStreamer then writes Unix-epoch seconds where NTP-epoch seconds
+belong), which is how a camera with an unsynchronised clock looks to a receiver.
 
 The Debian packages it needs: python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly (``scripts/setup.sh`` installs them).
@@ -43,8 +49,14 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (ball: a moving disc)")
     parser.add_argument("--user", default=None, help="require basic authentication with this user ...")
-    parser.add_argument("--password", default=None, help="... and this password")
+    parser.add_argument("--password", default=None, help="... and this password (shown by ps: prefer --password-stdin)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    parser.add_argument("--ntp-time-source", default="ntp", choices=["ntp", "unix", "running-time", "clock-time"],
+                        help="the clock of the RTCP sender reports (rtpbin's ntp-time-source; default ntp: the real "
+                        "time; unix: 70 years behind, an unsynchronised sender)")
     args = parser.parse_args()
+    if args.password_stdin:
+        args.password = sys.stdin.readline().rstrip("\r\n")
     try:
         import gi
 
@@ -63,6 +75,19 @@ def main() -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.width, args.height, args.fps, args.pattern))
     factory.set_shared(True)
+    if args.ntp_time_source != "ntp":
+
+        def on_prepared(media: GstRtspServer.RTSPMedia) -> None:
+            # The media's rtpbin sits in the pipeline above the launch line's bin.
+            found = media.get_element().get_parent().iterate_recurse()
+            while True:
+                result, element = found.next()
+                if result != Gst.IteratorResult.OK:
+                    break
+                if element.get_factory() is not None and element.get_factory().get_name() == "rtpbin":
+                    element.set_property("ntp-time-source", args.ntp_time_source)
+
+        factory.connect("media-configure", lambda _factory, media: media.connect("prepared", on_prepared))
     if args.user is not None and args.password is not None:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()

@@ -89,9 +89,13 @@ class TrackStage:
             self.limit_reached = True
             self._stop.set()  # the run's limit: the source stops, what is in flight is not tracked
             return None
-        if self._max_latency is not None and frame.wallclock is not None and time.time() - frame.wallclock > self._max_latency:
-            self.stale += 1
-            return None
+        if self._max_latency is not None:
+            from vidseg.sources.live import frame_age  # the source knows its clocks
+
+            age = frame_age(frame, time.time())
+            if age is not None and age > self._max_latency:
+                self.stale += 1
+                return None
         events = self.router.apply_due(self.session, frame)
         # Propose on each map once: a map reused for later frames (--semantic-every, or a live
         # feed's newest map) shares its labels array.

@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from vidseg.errors import ConfigError, SourceConnectionError
 from vidseg.sinks.redis.local_server import free_port, stop_process
@@ -31,20 +32,25 @@ class RtspTestFeed:
 
     Args:
         port: the port (default: a free one).
-        user, password: require basic authentication.
+        user, password: require basic authentication (the password goes to the server on its
+            stdin, never on its command line, where ``ps`` would show it).
         fps, width, height: the scene.
+        ntp_time_source: the clock of its RTCP sender reports (``"unix"``: 70 years behind this
+            machine's, like an unsynchronised camera; see the script).
     """
 
     def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
-                 fps: int = 25, width: int = 320, height: int = 240) -> None:  # fmt: skip
+                 fps: int = 25, width: int = 320, height: int = 240, ntp_time_source: str = "ntp") -> None:  # fmt: skip
         self.port = port or free_port()
         self.user, self.password = user, password
-        self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height)]
+        self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height),
+                     "--ntp-time-source", ntp_time_source]  # fmt: skip
         self.process: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
-        auth = f"{self.user}:{self.password}@" if self.user else ""
+        """``rtsp://[user:password@]127.0.0.1:PORT/live`` (user and password percent-encoded)."""
+        auth = f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}@" if self.user else ""
         return f"rtsp://{auth}127.0.0.1:{self.port}/live"
 
     def start(self) -> RtspTestFeed:
@@ -58,9 +64,13 @@ class RtspTestFeed:
             raise ConfigError(f"{SYSTEM_PYTHON} is missing: the RTSP test feed runs under Debian's python3")
         args = [SYSTEM_PYTHON, str(feed_script()), "--port", str(self.port), *self.args]
         if self.user:
-            args += ["--user", self.user, "--password", str(self.password)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None and self.process.stderr is not None
+            args += ["--user", self.user, "--password-stdin"]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)  # fmt: skip
+        assert self.process.stdin is not None and self.process.stdout is not None and self.process.stderr is not None
+        if self.user:
+            self.process.stdin.write(f"{self.password or ''}\n")
+        self.process.stdin.close()
         line = self.process.stdout.readline()  # blocks until READY, or the script exits
         if not line.startswith("READY"):
             said = self.process.stderr.read().strip().splitlines()[-1:] or [line.strip() or "nothing"]
