@@ -147,3 +147,13 @@ def test_a_stale_map_is_checked_against_where_the_objects_were_and_makes_no_new_
 def test_bad_options_are_refused(options):
     with pytest.raises(ConfigError):
         ClassTrackingOptions(**options)  # type: ignore[arg-type]
+
+
+def test_an_object_the_tracker_is_losing_gets_its_region_back_instead_of_a_new_id():
+    tracker = _tracker(confirm_maps=1)
+    tracker.step(IMAGE, _map((10, 10, 30, 30)), frame=0)
+    tracker.observe(0, None, {1: _mask(10, 10, 30, 30)}, {1: True})  # 400 px
+    tracker.observe(1, None, {1: _mask(40, 30, 45, 35)}, {1: True})  # 25 px, elsewhere: the tracker drifted
+    step = tracker.step(IMAGE, _map((12, 10, 32, 30)), frame=2)
+    assert [(c.obj_id, c.request_id) for c in step.commands] == [(1, "class:car:returned")]
+    assert tracker.created == {1: "car"}

@@ -6,7 +6,8 @@ which candidate regions of the wanted classes are new objects, and watches the o
 - **Coverage, not IoU alone:** a region is already an object when a tracked object covers a
   fraction of it (``cover``), or lies mostly inside it: a partial mask, or a region a mask splits,
   never spawns a second object.
-- **Returning objects keep their id:** an object that is lost (not visible) stays a candidate
+- **Returning objects keep their id:** an object that is lost (not visible, or its mask shrank
+  to a fraction of its recent size: the tracker is losing it) stays a candidate
   for ``keep_frames`` frames or ``keep_seconds`` seconds, whichever is longer. A region where it
   was last seen (its last mask covers a fraction of the region, or the region's centre lies near
   its last box) is given back to it as a mask prompt on its own id, not to a new id. An object
@@ -36,6 +37,8 @@ from vidseg.prompts.commands import Origin, PromptCommand
 from vidseg.prompts.proposers import Proposal, Proposer, RegionProposer
 from vidseg.results import Event, EventKind, SemanticMap
 from vidseg.types import BoolArray, ImageArray, Prompt
+
+FADED = 0.4  # a visible object whose mask shrank below this fraction of its recent peak is looked for again
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class _Track:
     last_seen: int | None = None  # frame it was last visible on
     last_time: float | None = None
     visible: bool = True  # on the last frame observed (a new object: its region)
+    area: int = 0  # of its mask on the last frame observed
+    peak: float = 0.0  # its largest recent area (decays slowly)
     confirmed: bool = True
     agreeing: int = 0  # fresh maps that agreed with it while unconfirmed
     overlap: dict[int, int] = field(default_factory=dict)  # other id -> frames in a row overlapping
@@ -163,10 +168,14 @@ class ClassTracker:
             if track is None:
                 track = self._tracks[obj_id] = _Track(obj_id, self.created.get(obj_id), frame)
             track.visible = bool(visible.get(obj_id, False))
-            if track.visible:
+            track.area = int(np.count_nonzero(mask)) if track.visible else 0
+            track.peak = max(float(track.area), 0.95 * track.peak)
+            if track.visible and track.area >= FADED * track.peak:  # its last good mask: where to look for it
                 track.mask, track.box, track.last_seen, track.last_time = mask, _box(mask), frame, time
-                if union is not None:
-                    union |= mask
+            elif track.visible:
+                track.last_seen, track.last_time = frame, time
+            if track.visible and union is not None:
+                union |= mask
         for gone in set(self._tracks) - set(masks):
             del self._tracks[gone]
         if union is not None:
@@ -266,7 +275,7 @@ class ClassTracker:
         for track in self._tracks.values():
             if track.obj_id in gone or track.obj_id in taken or track.mask is None or track.box is None:
                 continue
-            if track.visible:  # not lost
+            if track.visible and track.area >= FADED * track.peak:  # neither lost nor faded
                 continue
             if self._lost_for_long(track, frame, None):
                 continue
@@ -284,7 +293,8 @@ class ClassTracker:
 
     def _decide(self, proposals: list[Proposal], frame: int, age: int, room: int | None,
                 gone: set[int]) -> list[PromptCommand]:  # fmt: skip
-        visible_now = [t.mask for t in self._tracks.values() if t.visible and t.mask is not None and t.obj_id not in gone]
+        visible_now = [t.mask for t in self._tracks.values()
+                       if t.visible and t.area >= FADED * t.peak and t.mask is not None and t.obj_id not in gone]  # fmt: skip
         then = [union for seen_frame, union in self._seen if seen_frame == frame - age and age > 0]
         commands: list[PromptCommand] = []
         new = 0
