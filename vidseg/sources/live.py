@@ -133,7 +133,10 @@ class SenderClock:
     The window must outlast the gaps it should see across: after a freeze, the frames before it
     (still in the window) set the offset, and the burst delivered late shows its lateness. A
     sender clock that steps back by X makes frames look X late until the window forgets the
-    earlier delays (``window`` seconds); one that steps forward is followed at once.
+    earlier delays (``window`` seconds); one that steps forward is followed at once. Before any
+    history (the source's first seconds) the first dated frames set the offset: if they were
+    already late (a backlog that queued while the run loaded its model), they and their backlog
+    pass as fresh, judged only by when they were decoded.
 
     Args:
         window: seconds (of this machine's monotonic clock) over which the minimum is taken.
