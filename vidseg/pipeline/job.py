@@ -85,6 +85,7 @@ def run_job(
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
         labeller = _semantic_stage(config)
+        record.semantic = labeller.model.info.to_json() if labeller is not None else None  # class id -> name
         track = record.track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
                            _class_tracker(config, labeller, router))  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,

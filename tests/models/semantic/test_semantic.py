@@ -98,6 +98,9 @@ def test_a_run_with_semantic_writes_one_map_per_frame_at_the_sources_times(tmp_p
             assert obj.semantic_class in classes and 0 < (obj.class_fraction or 0) <= 1
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["config"]["semantic"]["model"] == "vidseg_unet_synthetic"
+    # What maps semantic.mkv's class ids to names: the model's own section.
+    assert manifest["semantic"]["name"] == "vidseg_unet_synthetic" and manifest["semantic"]["classes"] == list(classes)
+    assert manifest["semantic"]["random_weights"] is True and manifest["semantic"]["input_size"] == 64
 
 
 def test_track_class_creates_capped_objects_after_the_prompted_ids(tmp_path):
