@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vidseg import __version__
-from vidseg.errors import VidsegError
+from vidseg.errors import ConfigError, VidsegError
 
 log = logging.getLogger("vidseg")
 
@@ -34,7 +34,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="run with seeded random weights (no checkpoint needed; masks are meaningless)",
     )
-    group.add_argument("--image-size", type=int, default=None, help="model input size, a multiple of 32 (default 1024)")
+    group.add_argument("--image-size", type=int, default=None,
+                       help="model input size, a multiple of 32 (default: the model's own: 1024 for SAM 2.1, 128 for "
+                       "vidseg_synthetic_tiny)")  # fmt: skip
     group.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
     group.add_argument("--seed", type=int, default=None, help="seed of random weights (default 0)")
     group.add_argument("--no-download", action="store_true", help="never download a missing checkpoint")
@@ -75,14 +77,17 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="track prompted objects through a video file or image folder",
-        description="Track prompted objects through SOURCE (a video file, an image folder or a glob) and write "
+        help="track prompted objects through a video file, an image folder or a live feed",
+        description="Track prompted objects through SOURCE (a video file, an image folder or glob, or a live feed: "
+        "rtsp://, http(s)://, udp://, srt://, /dev/video*) and write "
         "masks.mkv (lossless label video), overlay.mp4, objects.jsonl and manifest.json to --out, publish every "
         "frame to Redis (--redis URL), or both. "
         "Prompts: --point [ID:]X,Y[,LABEL][@WHEN], --box [ID:]X1,Y1,X2,Y2[@WHEN], --mask [ID:]FILE.png[@WHEN], "
-        "where WHEN is a frame index (@12) or seconds (@2.5s); ID defaults to 1.",
+        "where WHEN is a frame index (@12) or seconds (@2.5s); ID defaults to 1. A run needs a prompt unless it "
+        "tracks by class (--track-class) or reads prompts from Redis (--redis).",
     )
-    run.add_argument("source", help="video file, image folder, image glob, or live feed (rtsp://...)")
+    run.add_argument("source", help="video file, image folder, image glob, live feed (rtsp://...; a password may come "
+                     "from $VIDSEG_SOURCE_PASSWORD), or url-file:PATH (a feed URL in a file only you may read)")
     run.add_argument("--out", type=Path, default=None, help="output folder (give --out, --redis or both)")
     run.add_argument("--point", action="append", default=[], metavar="[ID:]X,Y[,LABEL][@WHEN]")
     run.add_argument("--box", action="append", default=[], metavar="[ID:]X1,Y1,X2,Y2[@WHEN]")
@@ -133,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     sem_group = run.add_argument_group("semantic model (a label map per frame, beside the tracker)")
     sem_group.add_argument("--semantic", default=None, metavar="NAME",
                            help="lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, "
-                           "fcn_resnet50 or vidseg_unet_synthetic (see `vidseg models`)")
+                           "fcn_resnet50, vidseg_unet_synthetic, or hf:<hub id or folder> (SegFormer, Mask2Former, "
+                           "EoMT; the transformers extra); see `vidseg models`")
     sem_group.add_argument("--semantic-checkpoint", default=None, help="its weights (default: cache, else download)")
     sem_group.add_argument("--semantic-random-weights", action="store_true", help="seeded random weights (meaningless maps)")
     sem_group.add_argument("--semantic-size", type=int, default=None, help="its input size (default: the model's)")
@@ -175,18 +181,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_args(run)
 
     info = sub.add_parser("info", help="describe what a source holds")
-    info.add_argument("source", help="video file, image folder, image glob, or live feed URL")
+    info.add_argument("source", help="video file, image folder, image glob, live feed URL, or url-file:PATH")
 
-    sub.add_parser("models", help="list the SAM 2 models vidseg knows")
+    sub.add_parser("models", help="list the models vidseg knows: trackers (--model) and semantic models (--semantic)")
 
     evaluate = sub.add_parser(
         "eval",
-        help="score predicted masks against ground truth (DAVIS J&F)",
+        help="score predictions against ground truth: object masks (DAVIS J&F) or semantic maps (--semantic: mIoU)",
         description="Score PRED against GT with the DAVIS 2017 semi-supervised measures: J (mask IoU) and F "
         "(boundary F-measure), per object, then J&F-Mean over all objects of all sequences. Each of PRED and GT "
         "is a folder of PNG label maps (pixel value = object id; 255 in GT is void, scored as background), a "
         "label video (masks.mkv, or a `vidseg run` output folder), or a folder of such sequences (DAVIS "
-        "Annotations/480p layout, matched by name). PNG frames are matched by name, video frames by order.",
+        "Annotations/480p layout, matched by name). PNG frames are matched by name; a label video's frames are placed "
+        "by time (the frame rate and start from the run's manifest.json, or --fps). With --semantic, semantic maps "
+        "(semantic.mkv or PNGs of class ids) are scored instead: per-class IoU, mIoU and pixel accuracy.",
     )
     evaluate.add_argument("pred", type=Path, help="predicted label maps (one sequence, or a folder of sequences)")
     evaluate.add_argument("gt", type=Path, help="ground-truth label maps, in the same layout as PRED")
@@ -200,6 +208,15 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--semantic", action="store_true",
         help="score semantic maps instead (semantic.mkv or PNG folders of class ids): per-class IoU, mIoU, pixel accuracy",
+    )
+    evaluate.add_argument(
+        "--tracks", action="store_true",
+        help="score instance tracks instead (MOTS): HOTA with DetA and AssA, IDF1, ID switches, MOTSA, and predicted "
+        "objects per ground-truth instance (needs pip install 'vidseg[eval]')",
+    )
+    evaluate.add_argument(
+        "--iou-threshold", type=float, default=0.5,
+        help="with --tracks: the mask IoU at which MOTSA, IDF1 and ID switches count a match (default 0.5)",
     )
     evaluate.add_argument(
         "--objects", choices=["all-frames", "first-frame"], default="all-frames",
@@ -245,8 +262,9 @@ def _add_training_parsers(sub: Any) -> None:
         "synth",
         help="write a synthetic video dataset (DAVIS layout) with exact masks",
         description="Generate textured shapes that move, rotate, scale, occlude each other and leave and re-enter "
-        "the view, and write them in the DAVIS layout (JPEGImages/, Annotations/ palette PNGs, ImageSets/, "
-        "meta.json). The same seeds give the same videos.",
+        "the view, and write them in the DAVIS layout (JPEGImages/, Annotations/ palette PNGs of object ids, "
+        "SemanticAnnotations/ PNGs of shape-class ids for `vidseg train semantic`, ImageSets/, meta.json). The same "
+        "seeds give the same videos.",
     )
     synth.add_argument("out", type=Path, help="dataset folder")
     synth.add_argument("--videos", type=int, default=100, help="number of videos")
@@ -495,7 +513,7 @@ def _run_job(args: argparse.Namespace) -> int:
     from vidseg.pipeline.status import JobStatus
     from vidseg.prompts.router import PromptLimits
     from vidseg.prompts.spec import load_prompt_file, parse_cli_prompts
-    from vidseg.sources import LiveOptions
+    from vidseg.sources import PASSWORD_ENV, LiveOptions
 
     prompts = parse_cli_prompts(args.point, args.box, args.mask)
     if args.prompts is not None:
@@ -528,7 +546,7 @@ def _run_job(args: argparse.Namespace) -> int:
         overlay_classes=args.overlay_classes,
         overwrite=args.overwrite,
         live=LiveOptions(transport=args.rtsp_transport, open_timeout=args.open_timeout, read_timeout=args.read_timeout,
-                         reconnect_attempts=args.reconnect_attempts),
+                         reconnect_attempts=args.reconnect_attempts, password=os.environ.get(PASSWORD_ENV) or None),
         max_latency=args.max_latency,
         max_frames=args.max_frames,
         duration=args.duration,
@@ -609,9 +627,10 @@ def _send_prompts(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from vidseg.sources import LiveOptions, open_source
+    from vidseg.sources import PASSWORD_ENV, LiveOptions, open_source
 
-    source = open_source(args.source, live=LiveOptions(reconnect_attempts=0))
+    source = open_source(args.source, live=LiveOptions(reconnect_attempts=0,
+                                                       password=os.environ.get(PASSWORD_ENV) or None))
     try:
         print("\n".join(source.info.lines()))
     finally:
@@ -622,6 +641,17 @@ def _info(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from vidseg.evaluation import evaluate, format_report, write_report_json
 
+    if args.tracks and args.semantic:
+        raise ConfigError("--tracks and --semantic score different label maps; give one of them")
+    if args.tracks:
+        from vidseg.evaluation.tracks import evaluate_tracks, write_track_report_json
+
+        tracks = evaluate_tracks(args.pred, args.gt, fps=args.fps, iou_threshold=args.iou_threshold)
+        print(tracks.format())
+        if args.json is not None:
+            write_track_report_json(tracks, args.json)
+            log.info("report written to %s", args.json)
+        return 0
     if args.semantic:
         from vidseg.evaluation.semantic import evaluate_semantic, write_semantic_report_json
 
