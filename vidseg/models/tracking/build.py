@@ -74,11 +74,6 @@ def build_model(
     spec = get_model_spec(model)
     size = spec.default_image_size if image_size is None else image_size
     _check_image_size(size)
-    if not random_weights and not spec.default_image_size / 4 <= size <= spec.default_image_size * 2:
-        log.warning("%s was trained at image size %d; it runs at %d here (--image-size or --config), which "
-                    "changes its masks and, larger, costs about %.1fx the time per frame: leave the size out to "
-                    "use its own", spec.name, spec.default_image_size, size,
-                    (size / spec.default_image_size) ** 2)  # fmt: skip
     if fill_hole_area < 0:
         raise ConfigError(f"fill_hole_area must be >= 0; found {fill_hole_area}")
     if max_cond_frames < 1:
@@ -98,6 +93,11 @@ def build_model(
     if resolved is not None:
         load_weights(net, resolved.path, spec.name)
         log.info("loaded %s from %s (sha256 %s)", spec.name, resolved.path, resolved.sha256[:12])
+        if not spec.default_image_size / 4 <= size <= spec.default_image_size * 2:
+            log.warning("%s was trained at image size %d; it runs at %d here (--image-size or --config), which "
+                        "changes its masks and, larger, costs about %.1fx the time per frame: leave the size out to "
+                        "use its own", spec.name, spec.default_image_size, size,
+                        (size / spec.default_image_size) ** 2)  # fmt: skip
     else:
         warnings.warn(
             f"{spec.name} runs with random weights (seed {seed}): its masks are meaningless. "
