@@ -202,15 +202,24 @@ def format_report(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
+def write_json_text(text: str, path: str | Path, what: str = "evaluation report") -> None:
+    """Write ``text`` (a report's JSON) to ``path``, making its folder.
+
+    Raises:
+        SinkError: the file cannot be written (``what`` names it in the message).
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n")
+    except OSError as exc:
+        raise SinkError(f"cannot write the {what} to {target}: {exc}") from exc
+
+
 def write_report_json(report: EvalReport, path: str | Path) -> None:
     """Write :meth:`EvalReport.to_dict` as JSON.
 
     Raises:
         SinkError: the file cannot be written.
     """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    except OSError as exc:
-        raise SinkError(f"cannot write the evaluation report to {target}: {exc}") from exc
+    write_json_text(json.dumps(report.to_dict(), indent=2), path)

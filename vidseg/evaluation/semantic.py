@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vidseg.errors import InputError, SinkError
+from vidseg.errors import InputError
 from vidseg.evaluation.jf import FramePair
 from vidseg.evaluation.loading import LabelFormat, LabelSequence, SequencePair, pair_sequences
+from vidseg.evaluation.report import write_json_text
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,7 @@ def write_semantic_report_json(report: SemanticReport, path: str | Path) -> None
     Raises:
         SinkError: the file cannot be written.
     """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    except OSError as exc:
-        raise SinkError(f"cannot write the semantic evaluation report to {target}: {exc}") from exc
+    write_json_text(json.dumps(report.to_dict(), indent=2), path, "semantic evaluation report")
 
 
 def manifest_classes(manifest: Path) -> tuple[str, ...] | None:

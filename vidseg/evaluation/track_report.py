@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vidseg.errors import SinkError
+from vidseg.evaluation.report import write_json_text
 
 DEFAULT_IOU_THRESHOLD = 0.5
 
@@ -192,9 +192,4 @@ def write_track_report_json(report: TrackReport, path: str | Path) -> None:
     Raises:
         SinkError: the file cannot be written.
     """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report.to_json() + "\n")
-    except OSError as exc:
-        raise SinkError(f"cannot write the tracking evaluation report to {target}: {exc}") from exc
+    write_json_text(report.to_json(), path, "tracking evaluation report")
