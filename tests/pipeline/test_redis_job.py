@@ -126,23 +126,26 @@ def test_prompts_through_redis_mid_run_and_the_events_and_status(long_clip, tmp_
     client.close()
 
 
-def test_prompts_of_schema_1_and_2_and_a_request_id_as_a_stream_field(long_clip, tmp_path, redis_server):
-    client = redis.Redis.from_url(redis_server.url)
-    thread, reports = _in_thread(_config(long_clip, tmp_path / "o", redis_server.url))
-    _wait_for(lambda: client.exists("vidseg:cam:status"))
+def test_prompts_of_schema_1_and_2_and_a_request_id_as_a_stream_field():
+    from vidseg.errors import PromptError
+    from vidseg.sinks.redis.schema import decode_prompt
+
     body = json.dumps({"id": 2, "box": [150, 60, 260, 180]})
-    client.xadd("vidseg:cam:prompts", {"schema_version": "2", "prompt": body, "request_id": "as-field"})
-    client.xadd("vidseg:cam:prompts", {"schema_version": "1", "prompt": json.dumps({"id": 3, "points": [[30, 30]]})})
-    client.xadd("vidseg:cam:prompts", {"schema_version": "3", "prompt": body, "request_id": "too-new"})
-    thread.join(timeout=240)
-    assert reports and reports[0].status == "completed"
-    events = [Event.from_fields(fields) for _, fields in client.xrange("vidseg:cam:events")]
-    answers = [(e.kind, e.obj_id, e.request_id) for e in events if e.kind.value.startswith("prompt")]
-    assert answers[:2] == [(EventKind.PROMPT_APPLIED, 2, "as-field"), (EventKind.PROMPT_APPLIED, 3, None)]
-    assert answers[2][0] is EventKind.PROMPT_REJECTED and answers[2][2] == "too-new"
-    detail = next(e.detail for e in events if e.request_id == "too-new")
-    assert "versions 1..2" in detail
-    # Every stream says the one schema version.
+    command = decode_prompt({b"schema_version": b"2", b"prompt": body.encode(), b"request_id": b"as-field"})
+    assert command.obj_id == 2 and command.request_id == "as-field"
+    old = decode_prompt({"schema_version": "1", "prompt": json.dumps({"id": 3, "points": [[30, 30]]})})
+    assert old.obj_id == 3 and old.request_id is None
+    inside = decode_prompt({"prompt": json.dumps({"id": 4, "points": [[1, 1]], "request_id": "json"}), "request_id": "f"})
+    assert inside.request_id == "json"  # the JSON's own wins
+    with pytest.raises(PromptError, match=r"versions 1\.\.2"):
+        decode_prompt({"schema_version": "3", "prompt": body})
+
+
+def test_every_stream_says_the_one_schema_version(long_clip, tmp_path, redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    click = ScheduledPrompt(Prompt(1, points=((100.0, 100.0),), labels=(1,)))
+    report = run_job(_config(long_clip, tmp_path / "o", redis_server.url, click), show_progress=False)
+    assert report.status == "completed"
     for kind in ("frames", "status", "events"):
         _, fields = client.xrange(f"vidseg:cam:{kind}", count=1)[0]
         assert fields[b"schema_version"] == b"2", kind
