@@ -11,11 +11,13 @@ import socket
 import threading
 import time
 
+import av
 import pytest
 
 from tests.conftest import RtspFeed
 from vidseg.errors import SourceConnectionError, SourceTimeoutError
 from vidseg.sources import LiveFrame, LiveOptions, LiveSource, frame_age, open_source
+from vidseg.sources.live import connection_hint
 from vidseg.types import Frame
 
 pytestmark = pytest.mark.timeout(180)
@@ -92,6 +94,20 @@ def test_the_source_reconnects_and_the_epoch_increments(rtsp_feed, fault):
     assert not thread.is_alive()
     assert source.reconnects >= 1 and frames[-1].epoch == source.epoch >= 1
     assert [f.index for f in frames] == list(range(len(frames)))  # indices keep counting across epochs
+
+
+@pytest.mark.parametrize("port", [4010, 40115, 4031, 40404, 54040])
+def test_the_hint_comes_from_the_error_not_from_digits_in_the_url(port):
+    """A port such as 40115 once read as "401" and sent the user to check a right password."""
+    url = f"'rtsp://***@127.0.0.1:{port}/nowhere'"
+    not_found = av.error.HTTPNotFoundError(875574520, "Server returned 404 Not Found", url)
+    unauthorized = av.error.HTTPUnauthorizedError(825242872, "Server returned 401 Unauthorized", url)
+    refused = ConnectionRefusedError(111, "Connection refused", url)
+    assert connection_hint(not_found) == "check the stream's path"
+    assert connection_hint(unauthorized).startswith("check the user name and password")
+    assert "PASSWORD" in connection_hint(unauthorized, user_only=True)
+    assert connection_hint(refused) == "check the host, port and path"
+    assert connection_hint(OSError(f"no route to {url}")) == "check the host, port and path"
 
 
 @pytest.mark.parametrize("what", ["port", "path", "password"])

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import struct
 import threading
 import time
@@ -251,14 +252,7 @@ class LiveSource:
                 "reachable? (a slow network may need a longer --open-timeout)"
             )
         why = redact_text(f"{type(exc).__name__}: {exc}", self._secrets)[:300]
-        hint = "check the host, port and path"
-        if "401" in str(exc) or "Unauthorized" in str(exc) or "403" in str(exc):
-            hint = "check the user name and password"
-            if self._user_only:
-                hint += (f" (the URL names a user and no password: the run takes it from {PASSWORD_ENV}, or give "
-                         f"{URL_FILE_PREFIX}PATH)")  # fmt: skip
-        elif "404" in str(exc):
-            hint = "check the stream's path"
+        hint = connection_hint(exc, user_only=self._user_only)
         return SourceConnectionError(f"{doing} {self._where} failed ({why}); {hint}")
 
     def _connect_with_retries(self, first: bool = False) -> Any:
@@ -414,3 +408,20 @@ class LiveSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def connection_hint(exc: BaseException, user_only: bool = False) -> str:
+    """What to check after a failed connection, from the error's kind and the text FFmpeg gives
+    outside the quoted URL (whose port or path may well read "401" or "404")."""
+    said = re.sub(r"'[^']*'", "", str(exc))
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError) or re.search(
+        r"\b(401|403)\b|Unauthorized|Forbidden", said
+    ):
+        hint = "check the user name and password"
+        if user_only:
+            hint += (f" (the URL names a user and no password: the run takes it from {PASSWORD_ENV}, or give "
+                     f"{URL_FILE_PREFIX}PATH)")  # fmt: skip
+        return hint
+    if isinstance(exc, av.error.HTTPNotFoundError) or re.search(r"\b404\b|Not Found", said):
+        return "check the stream's path"
+    return "check the host, port and path"
