@@ -28,9 +28,9 @@ from common import print_table
 from PIL import Image
 
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
+from vidseg.devtools.redis_server import LocalRedisServer
+from vidseg.formats.label_video import read_label_video
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.redis.local_server import LocalRedisServer
 from vidseg.sinks.redis.schema import encode_prompt
 from vidseg.types import Prompt
 

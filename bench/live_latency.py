@@ -40,12 +40,12 @@ import redis
 from common import print_table
 
 from vidseg.config import TrackerConfig
+from vidseg.devtools.redis_server import LocalRedisServer
+from vidseg.devtools.rtsp_feed import RtspTestFeed
 from vidseg.pipeline.job import JobConfig, run_job
 from vidseg.prompts.spec import ScheduledPrompt
-from vidseg.sinks.redis.local_server import LocalRedisServer
 from vidseg.sinks.redis.schema import RedisConfig, decode_frame_entry
 from vidseg.sources import LiveOptions
-from vidseg.sources.test_feed import RtspTestFeed
 from vidseg.types import Prompt
 
 

@@ -28,7 +28,7 @@ from vidseg.datasets.synth.spec import SHAPE_CLASSES, VideoSpec
 from vidseg.datasets.synthetic_videos import generate_video
 from vidseg.evaluation.jf import FramePair
 from vidseg.evaluation.tracks import score_tracks
-from vidseg.sinks.files.label_video import read_label_video
+from vidseg.formats.label_video import read_label_video
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from vidseg.datasets.moving_shapes import SyntheticClip, moving_shapes_clip
+from vidseg.devtools.redis_server import LocalRedisServer
+from vidseg.devtools.rtsp_feed import SYSTEM_PYTHON, RtspTestFeed
 from vidseg.models.tracking import Sam2Tracker, build_tracker
-from vidseg.sinks.redis.local_server import LocalRedisServer
-from vidseg.sources.test_feed import SYSTEM_PYTHON, RtspTestFeed
 
 # Results compared bit for bit must run with the same thread count on both sides.
 torch.set_num_threads(2)
@@ -59,7 +59,7 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
 
 
 class RtspFeed(RtspTestFeed):
-    """The RTSP test feed on a free loopback port, stopped by PID (see vidseg.sources.test_feed)."""
+    """The RTSP test feed on a free loopback port, stopped by PID (see vidseg.devtools.rtsp_feed)."""
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ def test_file_to_masks_recipe_on_odd_sized_variable_rate_video(tmp_path):
     from pipelines.file_to_masks import file_to_masks
     from vidseg.config import TrackerConfig
     from vidseg.datasets.moving_shapes import moving_shapes_clip
-    from vidseg.sinks.files.label_video import read_label_video
-    from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
+    from vidseg.formats.label_video import read_label_video
+    from vidseg.formats.objects_jsonl import read_objects_jsonl
 
     clip = moving_shapes_clip(num_frames=6, height=75, width=101, num_objects=1, seed=3)
     times_ms = [0, 40, 90, 100, 180, 400]  # variable frame rate

@@ -15,11 +15,11 @@ from vidseg.cli import main
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import SyntheticClip, write_clip_video
 from vidseg.datasets.synthetic_videos import VideoSpec, generate_video
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
 from vidseg.pipeline.job import JobConfig, JobReport, run_job
 from vidseg.results import Event, EventKind
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.sinks.redis.schema import RedisConfig, encode_prompt
 from vidseg.types import Prompt
 

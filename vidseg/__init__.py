@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from vidseg.version import __version__
 
 # name -> module that defines it
 _EXPORTS = {
@@ -35,8 +35,8 @@ _EXPORTS = {
     "Sam2Model": "vidseg.models.tracking",
     "Sam2Tracker": "vidseg.models.tracking",
     "JobConfig": "vidseg.pipeline.job",
-    "JobReport": "vidseg.pipeline.status",
-    "JobStatus": "vidseg.pipeline.status",
+    "JobReport": "vidseg.run_status",
+    "JobStatus": "vidseg.run_status",
     "run_job": "vidseg.pipeline.job",
     "PromptCommand": "vidseg.prompts.commands",
     "ScheduledPrompt": "vidseg.prompts.spec",
@@ -82,11 +82,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from vidseg.models.tracking import Sam2Model, Sam2Tracker, build_model, build_tracker
     from vidseg.pipeline.config import SemanticConfig
     from vidseg.pipeline.job import JobConfig, run_job
-    from vidseg.pipeline.status import JobReport, JobStatus
     from vidseg.prompts.commands import PromptCommand
     from vidseg.prompts.spec import ScheduledPrompt
     from vidseg.redact import redact_url
     from vidseg.results import Event, EventKind, FrameKey, FrameRecord, FrameResult, SemanticMap
+    from vidseg.run_status import JobReport, JobStatus
     from vidseg.sinks.redis.schema import RedisConfig
     from vidseg.sources import open_source
     from vidseg.types import Frame, Prompt, TrackingResult

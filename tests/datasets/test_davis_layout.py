@@ -13,7 +13,7 @@ from PIL import Image
 import vidseg
 from vidseg.datasets import VideoSpec, generate_video, list_videos, load_dataset, load_video, write_davis_dataset
 from vidseg.errors import InputError, SinkError, SourceNotFoundError, VidsegError
-from vidseg.sinks.files.davis import davis_palette
+from vidseg.formats.davis import davis_palette
 
 SPEC = VideoSpec(num_frames=5, height=48, width=64, min_objects=2, max_objects=3)
 

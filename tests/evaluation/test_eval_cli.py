@@ -14,8 +14,8 @@ from PIL import Image
 from vidseg.cli import main
 from vidseg.errors import InputError, SourceFormatError, SourceNotFoundError
 from vidseg.evaluation import boundary_measure, evaluate, pair_sequences
-from vidseg.sinks.files.davis import DavisWriter
-from vidseg.sinks.files.label_video import LabelVideoWriter
+from vidseg.formats.davis import DavisWriter
+from vidseg.formats.label_video import LabelVideoWriter
 
 SHAPE = (40, 40)
 

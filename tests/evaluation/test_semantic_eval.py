@@ -13,7 +13,7 @@ from vidseg.cli import main
 from vidseg.errors import InputError
 from vidseg.evaluation.jf import FramePair
 from vidseg.evaluation.semantic import SemanticReport, confusion, evaluate_semantic, manifest_classes
-from vidseg.sinks.files.label_video import LabelVideoWriter
+from vidseg.formats.label_video import LabelVideoWriter
 
 
 def _maps() -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,8 @@ import pytest
 from vidseg.errors import ConfigError, InputError
 from vidseg.evaluation import FramePair, TrackReport, evaluate_tracks, write_track_report_json
 from vidseg.evaluation.tracks import FrameOverlaps, score_tracks
-from vidseg.sinks.files.davis import DavisWriter
-from vidseg.sinks.files.label_video import LabelVideoWriter
+from vidseg.formats.davis import DavisWriter
+from vidseg.formats.label_video import LabelVideoWriter
 
 pytest.importorskip("trackeval", reason="tracking metrics need TrackEval: pip install 'vidseg[eval]'")
 

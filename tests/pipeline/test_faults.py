@@ -19,9 +19,9 @@ import redis
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import PipelineError
+from vidseg.formats.label_video import read_label_video
 from vidseg.pipeline.job import JobConfig, JobStatus, run_job
 from vidseg.prompts.spec import ScheduledPrompt
-from vidseg.sinks.files.label_video import read_label_video
 from vidseg.sinks.redis.schema import RedisConfig, decode_entry
 from vidseg.types import Prompt
 

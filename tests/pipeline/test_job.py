@@ -17,11 +17,11 @@ import pytest
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import PipelineError, PromptError, SourceError
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.masks import decode_rle
 from vidseg.pipeline.job import JobConfig, run_job
 from vidseg.prompts.spec import ScheduledPrompt
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.sinks.files.sink import FileSink
 from vidseg.types import Prompt
 

@@ -15,8 +15,8 @@ import av
 import pytest
 
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]

@@ -87,8 +87,8 @@ def test_a_live_run_tracks_publishes_drops_and_reconnects(rtsp_feed, redis_serve
 def test_live_outputs_are_cut_into_playable_segments_listed_in_the_manifest(rtsp_feed, tmp_path, keep):
     import av
 
-    from vidseg.sinks.files.label_video import read_label_video
-    from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
+    from vidseg.formats.label_video import read_label_video
+    from vidseg.formats.objects_jsonl import read_objects_jsonl
 
     out = tmp_path / "o"
     from vidseg.prompts.spec import ScheduledPrompt
@@ -122,8 +122,8 @@ def test_live_outputs_are_cut_into_playable_segments_listed_in_the_manifest(rtsp
 
 def test_a_feed_back_at_another_resolution_goes_on_in_a_new_segment(rtsp_feed, tmp_path):
     from tests.conftest import RtspFeed
+    from vidseg.formats.label_video import read_label_video
     from vidseg.prompts.spec import ScheduledPrompt
-    from vidseg.sinks.files.label_video import read_label_video
 
     out = tmp_path / "o"
     stop = threading.Event()
@@ -162,10 +162,10 @@ def test_a_live_run_with_a_semantic_model_labels_frames_without_holding_the_trac
     """On a live feed the semantic model takes the newest frame and each tracked frame takes its
     newest map (marked reused when it is another frame's); frames tracked before the first map
     carry none. Random weights: the maps mean nothing, their shape and bookkeeping do."""
+    from vidseg.formats.label_video import read_label_video
+    from vidseg.formats.objects_jsonl import read_objects_jsonl
     from vidseg.pipeline.config import SemanticConfig
     from vidseg.prompts.spec import ScheduledPrompt
-    from vidseg.sinks.files.label_video import read_label_video
-    from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 
     out = tmp_path / "o"
     config = JobConfig(

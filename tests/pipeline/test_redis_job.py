@@ -15,11 +15,11 @@ import redis
 from tests.conftest import RedisServer
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.pipeline.job import JobConfig, JobReport, run_job
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.results import Event, EventKind
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.sinks.redis.schema import (
     FrameDeduplicator,
     RedisConfig,

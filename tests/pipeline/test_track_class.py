@@ -11,11 +11,11 @@ from PIL import Image
 from vidseg.config import TrackerConfig
 from vidseg.datasets.synthetic_videos import SHAPE_IDS, SyntheticVideo, VideoSpec, generate_video
 from vidseg.evaluation.jf import region_similarity
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.models.semantic.build import SHIPPED_WEIGHTS
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
 from vidseg.pipeline.config import SemanticConfig
 from vidseg.pipeline.job import JobConfig, run_job
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 
 pytestmark = pytest.mark.skipif(not (SHIPPED_WEIGHTS / "vidseg_unet_synthetic.pt").is_file(),
                                 reason="the shipped U-Net weights are missing from this tree")  # fmt: skip

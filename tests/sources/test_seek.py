@@ -16,10 +16,10 @@ from PIL import Image
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip
 from vidseg.errors import SourceError
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.pipeline.job import JobConfig, run_job
 from vidseg.prompts.spec import ScheduledPrompt
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.sources import open_source
 from vidseg.sources.file import FileSource
 from vidseg.types import Prompt

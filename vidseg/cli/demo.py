@@ -21,16 +21,16 @@ import numpy as np
 
 from vidseg.config import TrackerConfig
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
+from vidseg.devtools.redis_server import LocalRedisServer, redis_server_binary
 from vidseg.errors import CheckpointError, ConfigError
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.models.tracking.registry import SYNTHETIC_MODEL
 from vidseg.pipeline.config import SemanticConfig
 from vidseg.pipeline.job import JobConfig, JobReport, run_job
 from vidseg.prompts.spec import ScheduledPrompt
 from vidseg.redact import redact_url
 from vidseg.results import Event
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.sinks.redis.client import connect
-from vidseg.sinks.redis.local_server import LocalRedisServer, redis_server_binary
 from vidseg.sinks.redis.schema import RedisConfig, decode_entry, decode_frame_entry
 from vidseg.types import Prompt
 
@@ -203,9 +203,9 @@ def run_live_demo(tracker: TrackerConfig, seconds: float = 20.0, out: Path = Pat
         ConfigError: redis-server or GStreamer's RTSP server is not installed (the message says
             which packages to install).
     """
+    from vidseg.devtools.rtsp_feed import RtspTestFeed
     from vidseg.sinks.redis.schema import encode_prompt
     from vidseg.sources import LiveOptions
-    from vidseg.sources.test_feed import RtspTestFeed
 
     if seconds <= 0:
         raise ConfigError(f"--seconds must be > 0; found {seconds}")

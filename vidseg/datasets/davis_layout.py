@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vidseg import __version__
 from vidseg.datasets.synthetic_videos import SHAPE_CLASSES, LabelArray, SyntheticVideo, VideoSpec, generate_video
 from vidseg.errors import InputError, SinkError, SourceNotFoundError
-from vidseg.pipeline.progress import Progress
-from vidseg.sinks.files.davis import DavisWriter
+from vidseg.formats.davis import DavisWriter
+from vidseg.progress import Progress
 from vidseg.types import ImageArray
+from vidseg.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vidseg.errors import InputError, SourceFormatError, SourceNotFoundError
 from vidseg.evaluation.jf import FramePair, LabelArray
-from vidseg.sinks.files.label_video import read_label_video
+from vidseg.formats.label_video import read_label_video
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from enum import Enum
 from typing import Any
 
 from vidseg.errors import ConfigError, PipelineError
+from vidseg.run_status import StageTiming
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,6 @@ class BufferPolicy(str, Enum):
 
     WAIT = "wait"  # the producer waits for room: nothing is lost (files)
     DROP_OLDEST = "drop_oldest"  # the oldest item is dropped and counted: newest wins (live)
-
-
-@dataclass
-class StageTiming:
-    """Seconds a stage spent working (not waiting), and items it handled."""
-
-    busy: float = 0.0
-    items: int = 0
-    working: bool = False  # inside its function now (not waiting for an item)
 
 
 class Channel:

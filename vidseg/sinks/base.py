@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from vidseg.pipeline.status import JobStatus, RunStats
 from vidseg.results import FrameResult
+from vidseg.run_status import JobStatus, RunStats
 from vidseg.sources.base import SourceInfo
 from vidseg.types import ModelInfo
 

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidseg import __version__
 from vidseg.errors import CheckpointError, ConfigError
 from vidseg.models.tracking.model import instantiate_model, load_model_config, load_weights
 from vidseg.models.tracking.registry import get_model_spec
@@ -44,6 +43,7 @@ from vidseg.training.parallel import Group, process_group
 from vidseg.training.records import append_history, config_json, save_checkpoint
 from vidseg.training.unroll import unroll
 from vidseg.training.validate import ValidationScores, validate
+from vidseg.version import __version__
 
 log = logging.getLogger(__name__)
 

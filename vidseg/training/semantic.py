@@ -39,7 +39,6 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from vidseg import __version__
 from vidseg.datasets.davis_layout import SEMANTIC_ANNOTATIONS, list_videos, load_video
 from vidseg.errors import CheckpointError, ConfigError, InputError
 from vidseg.evaluation.semantic import IGNORE, SemanticReport
@@ -51,9 +50,9 @@ from vidseg.models.semantic.build import (
     read_semantic_weights,
     replace_head,
     semantic_spec,
-    synthetic_classes,
 )
 from vidseg.training.records import append_history, config_json, save_checkpoint
+from vidseg.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +310,7 @@ def build_training_network(config: SemanticTrainConfig, classes: tuple[str, ...]
     spec = semantic_spec(config.model)
     if config.init is not None:
         weights = read_semantic_weights(config.init, spec.name)
-        trained = weights.classes or spec.classes or synthetic_classes()
+        trained = weights.classes or spec.classes
         net = make_network(spec.name, len(trained), config.seed)
         load_into(net, weights, spec.name)
         if len(trained) != len(classes):

@@ -14,11 +14,11 @@ import pytest
 
 from vidseg.datasets.moving_shapes import moving_shapes_clip, write_clip_video
 from vidseg.errors import CheckpointError, InputError, UnknownModelError
+from vidseg.formats.label_video import read_label_video
+from vidseg.formats.objects_jsonl import read_objects_jsonl
 from vidseg.models.semantic import SEMANTIC_MODELS, build_semantic_model
 from vidseg.pipeline.semantic import SemanticStage
 from vidseg.results import SemanticMap
-from vidseg.sinks.files.label_video import read_label_video
-from vidseg.sinks.files.objects_jsonl import read_objects_jsonl
 from vidseg.types import Frame
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,6 +32,15 @@ def test_every_backend_gives_a_label_map_of_the_frame_size(name):
     assert labels.shape == (50, 70) and labels.dtype == np.uint8 and int(labels.max()) < len(model.classes)
     assert model.classes[0] == "background" and len(set(model.classes)) == len(model.classes)
     assert model.label(image).classes == model.classes
+
+
+def test_the_unet_names_its_classes_in_its_config_and_they_are_the_generators():
+    from vidseg.datasets.synth.spec import SHAPE_CLASSES
+
+    spec = SEMANTIC_MODELS["vidseg_unet_synthetic"]
+    assert spec.classes == ("background", *(SHAPE_CLASSES[k] for k in range(1, max(SHAPE_CLASSES) + 1)))
+    assert build_semantic_model(spec.name).classes == spec.classes  # the shipped weights record the same
+    assert build_semantic_model(spec.name, random_weights=True).classes == spec.classes
 
 
 def test_missing_weights_and_unknown_names_are_one_clear_error(tmp_path):

@@ -63,10 +63,15 @@ class SemanticSpec:
     description: str
 
 
-def synthetic_classes() -> tuple[str, ...]:
-    from vidseg.datasets.synth.spec import SHAPE_CLASSES
+# The U-Net's classes, by id: its configuration, as the shipped weights record them. They are the
+# synthetic generator's shape classes (a test checks that they agree); the model does not read
+# them from the generator, which is a dataset, not a model's config.
+UNET_SYNTHETIC_CLASSES = ("background", "disc", "ellipse", "rectangle", "triangle", "star", "polygon", "blob")
 
-    return ("background", *(SHAPE_CLASSES[k] for k in range(1, max(SHAPE_CLASSES) + 1)))
+
+def synthetic_classes() -> tuple[str, ...]:
+    """The classes of ``vidseg_unet_synthetic`` (kept for callers that have not moved to its spec)."""
+    return UNET_SYNTHETIC_CLASSES
 
 
 def _torchvision(name: str) -> Callable[[int], torch.nn.Module]:
@@ -91,7 +96,7 @@ SEMANTIC_MODELS: dict[str, SemanticSpec] = {
                      "torchvision DeepLabV3 ResNet-50 (VOC)"),
         SemanticSpec("fcn_resnet50", VOC_CLASSES, 520, _TV + "fcn_resnet50_coco-1167a1af.pth",
                      "torchvision FCN ResNet-50 (VOC)"),
-        SemanticSpec("vidseg_unet_synthetic", (), 128, None,
+        SemanticSpec("vidseg_unet_synthetic", UNET_SYNTHETIC_CLASSES, 128, None,
                      "vidseg's small U-Net over the synthetic shapes' classes (trained by the project)"),
     )
 }  # fmt: skip
@@ -313,7 +318,7 @@ def build_semantic_model(
     spec = semantic_spec(name)
     if random_weights and checkpoint is not None:
         raise ConfigError("--semantic-random-weights and a semantic checkpoint were both given; choose one")
-    classes = spec.classes or synthetic_classes()
+    classes = spec.classes
     weights = None
     if not random_weights:
         weights = read_semantic_weights(_weights_path(spec, checkpoint, cache_dir, download), spec.name)

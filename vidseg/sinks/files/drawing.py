@@ -8,8 +8,8 @@ import colorsys
 import cv2
 import numpy as np
 
+from vidseg.formats.davis import davis_palette
 from vidseg.masks import to_label_map
-from vidseg.sinks.files.davis import davis_palette
 from vidseg.types import BoolArray, ImageArray, IntArray
 
 _PALETTE = davis_palette()

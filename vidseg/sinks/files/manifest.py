@@ -16,14 +16,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from vidseg import __version__
 from vidseg.errors import SinkError
-from vidseg.pipeline.stages import StageTiming
-from vidseg.pipeline.status import JobReport
 from vidseg.prompts.commands import PromptCommand
+from vidseg.run_status import JobReport, StageTiming
 from vidseg.sinks.base import SinkReport
 from vidseg.sources.base import SourceInfo, SourceStats
 from vidseg.types import ModelInfo
+from vidseg.version import __version__
 
 
 def jsonable(value: Any) -> Any:

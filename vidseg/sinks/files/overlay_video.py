@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vidseg.formats.encoder import VideoEncoder
 from vidseg.results import SemanticMap
 from vidseg.sinks.files.drawing import draw_classes, draw_overlay
-from vidseg.sinks.files.encoder import VideoEncoder
 from vidseg.types import BoolArray, ImageArray, IntArray
 
 _TIME_BASE = Fraction(1, 90000)

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from vidseg.errors import ConfigError, InputError, SinkError
+from vidseg.formats.davis import DavisWriter
+from vidseg.formats.label_video import LabelVideoWriter
+from vidseg.formats.objects_jsonl import ObjectsJsonlWriter
 from vidseg.masks import to_label_map
-from vidseg.pipeline.status import JobStatus
 from vidseg.results import FrameResult
+from vidseg.run_status import JobStatus
 from vidseg.sinks.base import RunContext, SinkReport
-from vidseg.sinks.files.davis import DavisWriter
-from vidseg.sinks.files.label_video import LabelVideoWriter
-from vidseg.sinks.files.objects_jsonl import ObjectsJsonlWriter
 from vidseg.sinks.files.overlay_video import OverlayVideoWriter
 
 

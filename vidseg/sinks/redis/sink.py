@@ -9,10 +9,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vidseg.pipeline.status import JobStatus
 from vidseg.prompts.commands import Origin
 from vidseg.prompts.router import PromptRouter
 from vidseg.results import FrameResult
+from vidseg.run_status import JobStatus
 from vidseg.sinks.base import RunContext, SinkReport
 from vidseg.sinks.redis.inbox import RedisPromptInbox
 from vidseg.sinks.redis.publisher import RedisPublisher, RunState

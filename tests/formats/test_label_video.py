@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidseg.errors import InputError, SinkError
-from vidseg.sinks.files.label_video import LabelVideoWriter, read_label_video
+from vidseg.formats.label_video import LabelVideoWriter, read_label_video
 
 
 @pytest.mark.parametrize(

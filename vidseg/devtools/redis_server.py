@@ -3,7 +3,6 @@ publishes to and what the tests run against (never a mock)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -12,27 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
+from vidseg.devtools.processes import free_port, stop_process
 from vidseg.errors import ConfigError, RedisConnectionError
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
-    """Send ``sig`` to a child process still running and reap it (killing it after 10 s)."""
-    if process is not None and process.poll() is None:
-        os.kill(process.pid, sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def redis_server_binary() -> str | None:

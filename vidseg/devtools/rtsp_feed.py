@@ -11,8 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from vidseg.devtools.processes import free_port, stop_process
 from vidseg.errors import ConfigError, SourceConnectionError
-from vidseg.sinks.redis.local_server import free_port, stop_process
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
