@@ -8,9 +8,13 @@ Runs under Debian's ``/usr/bin/python3`` (which has ``gi``; a virtualenv's Pytho
     echo s3cret | /usr/bin/python3 pipelines/rtsp_test_server.py --user cam --password-stdin   # not in ps
 
 It prints one line ``READY rtsp://127.0.0.1:PORT/PATH`` (credentials never printed) once clients
-can connect, and serves until SIGTERM or SIGINT. The scene is GStreamer's ``videotestsrc``
-bouncing ball (``--pattern``), H.264 with a keyframe every second, live (frames are produced in
-real time whether or not anyone reads them), shared by every client.
+can connect, and serves until SIGTERM or SIGINT. The scene (``--pattern``) is GStreamer's
+``videotestsrc`` bouncing ball by default (any ``videotestsrc`` pattern name works), or
+``discs``: three white discs like that ball, drawn here (pure Python, no numpy), moving
+deterministically and never overlapping; one leaves the view by the right edge for ``--away``
+seconds (default 1) every cycle and comes back the way it went. Either way: H.264 with a
+keyframe every second, live (frames are produced in real time whether or not anyone reads
+them, timestamped by the pipeline's clock), shared by every client.
 
 Its RTCP sender reports give the frames' capture times by the machine's real-time clock (FFmpeg
 turns them into each packet's producer reference time). ``--ntp-time-source unix`` makes them
@@ -24,14 +28,122 @@ gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly (``scripts/setup.sh`` instal
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+GENERATED = "discs"  # the pattern drawn here (an appsrc); every other name is a videotestsrc pattern
+RADIUS = 20  # the discs' radius in pixels, as videotestsrc's ball's
+BLACK, WHITE = 16, 235  # luma of studio-range black and white (the ball's colours once decoded)
+
+
+class DiscScene:
+    """The ``discs`` scene: frame ``n`` as I420 bytes, a function of ``n`` alone.
+
+    Disc 1 bounces in the left part, disc 2 in the top right, disc 3 crosses the bottom right
+    and leaves by the right edge: each cycle it is wholly out of view for ``away`` seconds, then
+    comes back the way it went. Their areas never meet, so each disc is one region on every frame.
+    Drawing is a few dozen slice copies per disc (each row's anti-aliased span is precomputed):
+    about a tenth of a millisecond a frame.
+    """
+
+    SPEED = 100.0  # pixels per second of the leaving disc
+
+    def __init__(self, width: int, height: int, fps: int, away: float = 1.0) -> None:
+        if width < 8 * RADIUS or height < 6 * RADIUS or width % 8 or height % 2:
+            raise ValueError(f"the discs scene needs at least {8 * RADIUS}x{6 * RADIUS} pixels, a width that is a "
+                             f"multiple of 8 and an even height (I420 rows without padding); got {width}x{height}")
+        self.width, self.height, self.fps, self.away = width, height, fps, away
+        luma, chroma = width * height, (width // 2) * (height // 2)
+        self.blank = bytes([BLACK]) * luma + bytes([128]) * (2 * chroma)  # grey chroma: discs are white
+        # Each row of a disc: (dy, first dx, the span's luma bytes); coverage of each pixel's centre
+        # by the circle, ramped over one pixel at the rim as videotestsrc's ball is.
+        self.rows: list[tuple[int, int, bytes]] = []
+        for dy in range(-RADIUS - 1, RADIUS + 2):
+            values = [min(1.0, max(0.0, RADIUS + 0.5 - math.hypot(dx, dy))) for dx in range(-RADIUS - 1, RADIUS + 2)]
+            lit = [k for k, v in enumerate(values) if v > 0]
+            if lit:
+                span = bytes(round(BLACK + v * (WHITE - BLACK)) for v in values[lit[0] : lit[-1] + 1])
+                self.rows.append((dy, lit[0] - RADIUS - 1, span))
+        w, h, r = width, height, RADIUS
+        self.left = (r + 4, r + 4, int(0.45 * w) - r, h - r - 4)  # x1, y1, x2, y2 its centre stays within
+        self.top_right = (int(0.55 * w) + r, r + 4, w - r - 4, int(0.45 * h))
+        self.lane = (int(0.55 * w) + r, int(0.78 * h))  # the leaving disc's first x and its row
+        # It turns back once it has been out of view (centre past w + r) for `away` seconds.
+        self.far = w + r + 1 + self.SPEED * away / 2
+
+    @staticmethod
+    def _bounce(t: float, low: float, high: float, speed: float) -> int:
+        """A triangle wave between low and high at ``speed`` pixels per second."""
+        span = max(1.0, high - low)
+        phase = (t * speed) % (2 * span)
+        return round(low + (phase if phase <= span else 2 * span - phase))
+
+    def centres(self, n: int) -> list[tuple[int, int]]:
+        """The three discs' centres on frame ``n`` (the third may be out of view)."""
+        t = n / self.fps
+        x1, y1, x2, y2 = self.left
+        a = (self._bounce(t, x1, x2, 60.0), self._bounce(t + 1.3, y1, y2, 45.0))
+        x1, y1, x2, y2 = self.top_right
+        b = (self._bounce(t + 0.7, x1, x2, 50.0), self._bounce(t, y1, y2, 35.0))
+        c = (self._bounce(t, self.lane[0], self.far, self.SPEED), self.lane[1])
+        return [a, b, c]
+
+    def frame(self, n: int) -> bytes:
+        data = bytearray(self.blank)
+        w, h = self.width, self.height
+        for cx, cy in self.centres(n):
+            for dy, dx, span in self.rows:
+                y, x = cy + dy, cx + dx
+                a, b = max(0, x), min(w, x + len(span))
+                if 0 <= y < h and a < b:
+                    data[y * w + a : y * w + b] = span[a - x : b - x]
+        return bytes(data)
+
+
+def feed_generated(appsrc: Any, scene: DiscScene, push: Callable[[Any, bytes, float], bool]) -> threading.Thread:
+    """Push the scene's frames into ``appsrc`` in real time from a thread of their own (ended when
+    a push fails: the media is stopping). Frame ``n`` is due ``n / fps`` s after the first, and
+    ``push`` gets that offset (its timestamp); a frame that is late is skipped, not queued, so the
+    scene keeps the wall clock's pace under load."""
+
+    def run() -> None:
+        period = 1.0 / scene.fps
+        start = time.monotonic()
+        n = 0
+        while True:
+            due = start + n * period
+            now = time.monotonic()
+            if now < due:
+                time.sleep(due - now)
+            elif now - due > period:  # behind: jump to the frame due now
+                n = int((now - start) / period)
+            if not push(appsrc, scene.frame(n), n * period):
+                return
+            n += 1
+
+    thread = threading.Thread(target=run, name="discs", daemon=True)
+    thread.start()
+    return thread
 
 
 def launch_line(width: int, height: int, fps: int, pattern: str) -> str:
-    """The GStreamer pipeline of the served media (its payloader must be named pay0)."""
+    """The GStreamer pipeline of the served media (its payloader must be named pay0). The
+    generated pattern's frames come from an appsrc named ``scene``: live, each buffer stamped with
+    the pipeline clock's running time when it goes out (``do-timestamp``), at most two queued
+    (the oldest dropped)."""
+    source = (
+        "appsrc name=scene is-live=true format=time do-timestamp=true max-buffers=2 leaky-type=downstream "
+        f'caps="video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"'
+        if pattern == GENERATED
+        else f"videotestsrc is-live=true pattern={pattern}"
+    )
     return (
-        f"( videotestsrc is-live=true pattern={pattern} "
+        f"( {source} "
         f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
         f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
@@ -47,7 +159,11 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (ball: a moving disc)")
+    parser.add_argument("--pattern", default="ball",
+                        help=f"videotestsrc pattern (ball: a moving disc), or {GENERATED}: three discs, one leaving "
+                        "the view and coming back")  # fmt: skip
+    parser.add_argument("--away", type=float, default=1.0,
+                        help=f"{GENERATED}: seconds the leaving disc is wholly out of view each cycle (default 1)")
     parser.add_argument("--user", default=None, help="require basic authentication with this user ...")
     parser.add_argument("--password", default=None, help="... and this password (shown by ps: prefer --password-stdin)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
@@ -75,6 +191,39 @@ def main() -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.width, args.height, args.fps, args.pattern))
     factory.set_shared(True)
+    if args.pattern == GENERATED:
+        try:
+            scene = DiscScene(args.width, args.height, args.fps, args.away)
+        except ValueError as exc:
+            print(f"rtsp_test_server: {exc}", file=sys.stderr)
+            return 2
+        duration = Gst.SECOND // args.fps
+
+        def on_generated(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+            # Each media (a new one after the last client left) gets its own scene thread, started
+            # when its appsrc first wants data (once playing) and ended when a push fails.
+            started: list[threading.Thread] = []
+            first: list[int] = []  # the running time the first frame went out at
+
+            def push(appsrc: Any, data: bytes, offset: float) -> bool:
+                # Stamped with the running time it was due at (the first frame's, read from the
+                # pipeline's clock, plus its offset): steady 1/fps steps, as videotestsrc's.
+                buffer = Gst.Buffer.new_wrapped(data)
+                clock = appsrc.get_clock()
+                if clock is not None:
+                    if not first:
+                        first.append(clock.get_time() - appsrc.get_base_time())
+                    buffer.pts = first[0] + round(offset * Gst.SECOND)
+                buffer.duration = duration
+                return bool(appsrc.emit("push-buffer", buffer) == Gst.FlowReturn.OK)
+
+            def on_need_data(src: Any, _length: int) -> None:
+                if not started:
+                    started.append(feed_generated(src, scene, push))
+
+            media.get_element().get_by_name("scene").connect("need-data", on_need_data)
+
+        factory.connect("media-configure", on_generated)
     if args.ntp_time_source != "ntp":
 
         def on_prepared(media: GstRtspServer.RTSPMedia) -> None:

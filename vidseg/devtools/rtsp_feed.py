@@ -37,14 +37,18 @@ class RtspTestFeed:
         fps, width, height: the scene.
         ntp_time_source: the clock of its RTCP sender reports (``"unix"``: 70 years behind this
             machine's, like an unsynchronised camera; see the script).
+        pattern: what it shows: ``"ball"`` (videotestsrc's bouncing ball; any videotestsrc
+            pattern name works) or ``"discs"`` (three discs, one leaving the view for a second
+            each cycle and coming back; see the script).
     """
 
     def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
-                 fps: int = 25, width: int = 320, height: int = 240, ntp_time_source: str = "ntp") -> None:  # fmt: skip
+                 fps: int = 25, width: int = 320, height: int = 240, ntp_time_source: str = "ntp",
+                 pattern: str = "ball") -> None:  # fmt: skip
         self.port = port or free_port()
         self.user, self.password = user, password
         self.args = ["--fps", str(fps), "--width", str(width), "--height", str(height),
-                     "--ntp-time-source", ntp_time_source]  # fmt: skip
+                     "--ntp-time-source", ntp_time_source, "--pattern", pattern]  # fmt: skip
         self.process: subprocess.Popen[str] | None = None
 
     @property
