@@ -13,7 +13,8 @@ datasets       ground
 evaluation     ground
 devtools       ground (a redis-server and the RTSP feed for tests, demos and benches)
 training       ground, models, datasets, evaluation
-pipeline       ground, sources, models, prompts, sinks
+engine         ground, models, prompts (the model owners: one thread per model for every source)
+pipeline       ground, sources, models, prompts, sinks, engine
 cli            everything
 =============  ===================================================================================
 
@@ -44,7 +45,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "evaluation": GROUND,
     "devtools": GROUND,
     "training": GROUND | {"models", "datasets", "evaluation"},
-    "pipeline": GROUND | {"sources", "models", "prompts", "sinks"},
+    "engine": GROUND | {"models", "prompts"},
+    "pipeline": GROUND | {"sources", "models", "prompts", "sinks", "engine"},
 }
 TOP = frozenset({"cli", "__main__", "__init__"})  # may import anything
 FACADE_USERS = frozenset({"cli", "__main__", "__init__"})

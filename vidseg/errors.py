@@ -91,6 +91,10 @@ class RedisCommandError(SinkError):
     """Redis refused a command for a reason a retry cannot fix (WRONGTYPE, NOPERM, OOM, a bad option)."""
 
 
+class EngineError(VidsegError, RuntimeError):
+    """A model's owner thread (shared by several sources) closed or died before it answered a call."""
+
+
 class PipelineError(VidsegError, RuntimeError):
     """A pipeline stage failed; the message names the stage."""
 
