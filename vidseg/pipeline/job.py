@@ -21,8 +21,9 @@ from vidseg.models.semantic.build import synthetic_classes
 from vidseg.models.tracking import Sam2Model, build_model
 from vidseg.pipeline.config import LIVE_SEGMENT_SECONDS, JobConfig
 from vidseg.pipeline.progress import Progress
+from vidseg.pipeline.proposing import LatestProposals, Proposed, ProposeStage
 from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticStage
-from vidseg.pipeline.stages import BufferPolicy, Pipeline
+from vidseg.pipeline.stages import BufferPolicy, Channel, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
 from vidseg.prompts.class_tracker import ClassTracker
@@ -49,6 +50,7 @@ def run_job(
     model: Sam2Model | None = None,
     sinks: Sequence[Sink] | None = None,
     running: threading.Event | None = None,
+    proposer: Proposer | None = None,
 ) -> JobReport:
     """Track the prompted objects of ``config.source`` and hand every frame's result to the sinks.
 
@@ -63,6 +65,8 @@ def run_job(
         sinks: where results go; default: files in ``config.out`` and Redis per ``config.redis``.
         running: set when the stages start (and the outputs are open): from then on the run ends
             by ``stop`` and ``abort`` only, and a caller's signal handler must not raise.
+        proposer: where objects tracked by class come from; default: built per
+            ``config.proposer``. One that needs no semantic map runs in its own thread.
 
     Raises:
         VidsegError: bad source, prompts, checkpoint or outputs (before anything is written), or
@@ -86,8 +90,11 @@ def run_job(
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
         labeller = _semantic_stage(config)
         record.semantic = labeller.model.info.to_json() if labeller is not None else None  # class id -> name
+        by_class = _class_tracker(config, labeller, router, proposer)
+        # A proposer that needs no map (Mask R-CNN) runs in its own thread (see _wire).
+        in_line = by_class is None or by_class.proposer.classes is None
         track = record.track = TrackStage(weights.session(), router, config.max_latency, config.max_frames, config.duration, stop,
-                           _class_tracker(config, labeller, router))  # fmt: skip
+                           by_class, propose_in_line=in_line)  # fmt: skip
         results = record.results = ResultStage(lambda: pipeline.dropped + track.stale, config.visible_threshold,
                                                progress, on_frame=record.tick,
                                                source_state=lambda: getattr(source, "state", "running"),
@@ -323,17 +330,19 @@ def _check_classes(config: JobConfig) -> None:
         raise ConfigError(f"--track-class: {unknown[0]!r} is not a class of {spec.name}; its classes: {trackable}")
 
 
-def _class_tracker(config: JobConfig, labeller: SemanticStage | None, router: PromptRouter) -> ClassTracker | None:
+def _class_tracker(config: JobConfig, labeller: SemanticStage | None, router: PromptRouter,
+                   proposer: Proposer | None = None) -> ClassTracker | None:  # fmt: skip
     """Tracking by class: instances of ``--track-class`` classes (and of those a ``{"track_class":
     NAME}`` prompt adds while running) become tracked objects, with ids after the prompted ones.
     Made when classes are given, or when a semantic model runs and Redis prompts are read."""
     remote = config.redis is not None and config.redis.accept_prompts
-    if config.track_classes and labeller is None and config.proposer == "regions":
+    needs_map = proposer.classes is None if proposer is not None else config.proposer == "regions"
+    if config.track_classes and labeller is None and needs_map:
         raise ConfigError("--track-class needs a semantic model (its regions become objects): give --semantic NAME, "
                           "or --proposer maskrcnn")  # fmt: skip
-    if not config.track_classes and not (remote and (labeller is not None or config.proposer != "regions")):
+    if not config.track_classes and not (remote and (labeller is not None or not needs_map)):
         return None
-    proposer = _proposer(config)
+    proposer = proposer or _proposer(config)
     known = proposer.classes or (labeller.model.classes if labeller is not None else None)
     first = max((p.prompt.obj_id for p in config.prompts), default=0) + 1
     try:
@@ -352,7 +361,10 @@ def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: Result
     frames = pipeline.channel("frames", 1 if live else config.queue_size, BufferPolicy.DROP_OLDEST if live else BufferPolicy.WAIT)
     tracked = pipeline.channel("tracked", config.queue_size, BufferPolicy.WAIT)
     outs = [pipeline.channel(f"to-{sink.name}", config.queue_size, BufferPolicy.WAIT) for sink in sinks.sinks]
-    if labeller is None:
+    if track.class_tracker is not None and not track.propose_in_line:
+        _wire_proposer(pipeline, source, track, frames, tracked, config, labeller, live)
+        pipeline.stage("results", results, tracked, outs, background=True)
+    elif labeller is None:
         pipeline.source("decode", source, [frames], background=True)
         pipeline.stage("track", track, frames, [tracked])
         pipeline.stage("results", results, tracked, outs, background=True)
@@ -382,7 +394,44 @@ def _wire(pipeline: Pipeline, source: Source, track: TrackStage, results: Result
         pipeline.stage(f"sink-{sink.name}", sinks.writer(sink), inbox, background=True)
 
 
-def _frame_key(item: Frame | Labelled | Tracked) -> FrameKey:
+def _wire_proposer(pipeline: Pipeline, source: Source, track: TrackStage, frames: Channel, tracked: Channel,
+                   config: JobConfig, labeller: SemanticStage | None, live: bool) -> None:  # fmt: skip
+    """Tracking by class with a proposer in its own thread (:mod:`vidseg.pipeline.proposing`), the
+    semantic model (if any) in another: on a file each frame waits for its own proposals (and
+    map); on a live feed each frame takes the newest of both."""
+    assert track.class_tracker is not None
+    tracker = track.class_tracker
+    proposing = ProposeStage(tracker.proposer, lambda: tracker.classes)
+    if live:
+        to_propose = pipeline.channel("to-propose", 1, BufferPolicy.DROP_OLDEST, counted=False)
+        newest = LatestProposals()
+        branches = [frames, to_propose]
+        latest = LatestMap()
+        if labeller is not None:
+            to_semantic = pipeline.channel("to-semantic", 1, BufferPolicy.DROP_OLDEST, counted=False)
+            branches.append(to_semantic)
+            pipeline.stage("semantic", lambda frame: latest.put(labeller(frame)), to_semantic)
+        pipeline.source("decode", source, branches, background=True)
+        pipeline.stage("propose", lambda frame: newest.put(proposing(frame)), to_propose)
+        pipeline.stage("track", lambda frame: track(frame, latest.for_frame(frame), newest.newest()), frames, [tracked])
+        return
+    to_propose = pipeline.channel("to-propose", config.queue_size, BufferPolicy.WAIT)
+    proposed = pipeline.channel("proposed", config.queue_size, BufferPolicy.WAIT)
+    if labeller is None:
+        pipeline.source("decode", source, [frames, to_propose], background=True)
+        pipeline.stage("propose", proposing, to_propose, [proposed])
+        pipeline.join("track", lambda frame, found: track(frame, None, found), [frames, proposed], key=_frame_key,
+                      outs=[tracked])  # fmt: skip
+        return
+    to_semantic = pipeline.channel("to-semantic", config.queue_size, BufferPolicy.WAIT)
+    labelled = pipeline.channel("labelled", config.queue_size, BufferPolicy.WAIT)
+    pipeline.source("decode", source, [frames, to_propose, to_semantic], background=True)
+    pipeline.stage("propose", proposing, to_propose, [proposed])
+    pipeline.stage("semantic", labeller, to_semantic, [labelled])
+    pipeline.join("track", track, [frames, labelled, proposed], key=_frame_key, outs=[tracked])
+
+
+def _frame_key(item: Frame | Labelled | Proposed | Tracked) -> FrameKey:
     return FrameKey.of(item) if isinstance(item, Frame) else item.key
 
 

@@ -18,6 +18,7 @@ from vidseg.masks import exclusive_masks
 from vidseg.models.tracking import Sam2Tracker
 from vidseg.pipeline.object_events import ObjectEvents
 from vidseg.pipeline.progress import Progress
+from vidseg.pipeline.proposing import Proposed
 from vidseg.pipeline.semantic import Labelled
 from vidseg.pipeline.status import RunStats
 from vidseg.prompts.class_tracker import ClassTracker
@@ -59,18 +60,23 @@ class TrackStage:
         class_tracker: tracking by class: the stage then takes each frame with its semantic map
             (a join), and the regions no tracked object covers become objects on that very frame,
             before the tracker steps it (so their first masks are the frame's own).
+        propose_in_line: the class tracker's proposer runs in this thread (False: a
+            :class:`~vidseg.pipeline.proposing.ProposeStage` runs it in its own, and each frame
+            comes with the newest :class:`~vidseg.pipeline.proposing.Proposed`).
     """
 
     def __init__(
         self, session: Sam2Tracker, router: PromptRouter, max_latency: float | None = None,
         max_frames: int | None = None, duration: float | None = None, stop: threading.Event | None = None,
-        class_tracker: ClassTracker | None = None,
+        class_tracker: ClassTracker | None = None, propose_in_line: bool = True,
     ) -> None:  # fmt: skip
         self.session = session
         self.router = router
         self.class_tracker = class_tracker
+        self.propose_in_line = propose_in_line
         self._by_class: dict[int, str] = {}
         self._proposed_on: object = None  # the labels array proposals were last made on
+        self._proposals_taken: Proposed | None = None  # the proposal stage's output last decided
         self._max_latency = max_latency
         self._max_frames = max_frames
         self._duration = duration
@@ -80,7 +86,8 @@ class TrackStage:
         self.stale = 0  # frames dropped for being older than max_latency
         self.limit_reached = False  # the run stopped at --max-frames or --duration
 
-    def __call__(self, frame: Frame, labelled: Labelled | None = None) -> Tracked | None:
+    def __call__(self, frame: Frame, labelled: Labelled | None = None, proposed: Proposed | None = None
+                 ) -> Tracked | None:  # fmt: skip
         now = time.monotonic()
         self._started = now if self._started is None else self._started
         if (self._max_frames is not None and self.tracked >= self._max_frames) or (
@@ -97,11 +104,8 @@ class TrackStage:
                 self.stale += 1
                 return None
         events = self.router.apply_due(self.session, frame)
-        # Propose on each map once: a map reused for later frames (--semantic-every, or a live
-        # feed's newest map) shares its labels array.
-        fresh = labelled is None or labelled.semantic.labels is not self._proposed_on
         if self.class_tracker is not None:
-            events += self._by_class_step(frame, labelled if fresh else None, fresh)
+            events += self._by_class_step(frame, labelled, proposed)
         result = self.session.step(frame)
         if self.class_tracker is not None:
             masks = {int(i): result.masks[k] for k, i in enumerate(result.object_ids.tolist())}
@@ -112,21 +116,34 @@ class TrackStage:
         return tracked
 
 
-    def _by_class_step(self, frame: Frame, labelled: Labelled | None, fresh: bool) -> list[Event]:
+    def _by_class_step(self, frame: Frame, labelled: Labelled | None, proposed: Proposed | None) -> list[Event]:
         """Tracking by class before ``frame`` is stepped: duplicates, withdrawn and expired
-        objects removed; with a fresh map (``labelled``) its regions that are no object yet become
-        objects, and those where a lost object was are given back to it."""
-        assert self.class_tracker is not None
+        objects removed; with fresh candidates (a map not proposed on yet, or proposals the
+        proposal stage made since) those no tracked object covers become objects, and those where
+        a lost object was are given back to it."""
+        tracker = self.class_tracker
+        assert tracker is not None
+        room = self.router.room(self.session)
+        if not self.propose_in_line:  # the proposal stage's newest, each decided once, never across a reconnect
+            fresh = proposed is not None and proposed is not self._proposals_taken
+            if fresh and proposed is not None:
+                self._proposals_taken = proposed
+            usable = fresh and proposed is not None and proposed.key.epoch == frame.epoch
+            step = tracker.step(None, None, frame.index, room, proposed.key.index if usable and proposed else None,
+                                proposals=proposed.proposals if usable and proposed else None)  # fmt: skip
+        else:
+            # Propose on each map once: a map reused for later frames (--semantic-every, or a live
+            # feed's newest map) shares its labels array.
+            semantic = labelled.semantic if labelled is not None else None
+            fresh = semantic is None or semantic.labels is not self._proposed_on
+            if fresh:
+                self._proposed_on = semantic.labels if semantic is not None else None
+            same_epoch = labelled is not None and labelled.key.epoch == frame.epoch
+            map_frame = labelled.key.index if same_epoch and labelled is not None else None
+            wanted = fresh and (semantic is not None or tracker.proposer.classes is not None)
+            step = tracker.step(frame.image, semantic if wanted else None, frame.index, room, map_frame) if wanted \
+                else tracker.step(None, None, frame.index)  # fmt: skip
         events: list[Event] = []
-        semantic = labelled.semantic if labelled is not None else None
-        if fresh:
-            self._proposed_on = semantic.labels if semantic is not None else None
-        same_epoch = labelled is not None and labelled.key.epoch == frame.epoch
-        map_frame = labelled.key.index if same_epoch and labelled is not None else None
-        wanted = fresh and (semantic is not None or self.class_tracker.proposer.classes is not None)
-        step = self.class_tracker.step(frame.image, semantic if wanted else None, frame.index,
-                                       self.router.room(self.session), map_frame) if wanted else \
-            self.class_tracker.step(frame.image, None, frame.index)  # fmt: skip
         for obj_id, event in step.removals:
             if obj_id in self.session.object_ids:
                 self.session.remove_object(obj_id)
@@ -134,8 +151,8 @@ class TrackStage:
         for command in step.commands:
             event = self.router.apply(self.session, frame, command)
             events.append(event)
-            if event.kind is EventKind.PROMPT_APPLIED and command.obj_id in self.class_tracker.created:
-                self._by_class = {**self._by_class, command.obj_id: self.class_tracker.created[command.obj_id]}
+            if event.kind is EventKind.PROMPT_APPLIED and command.obj_id in tracker.created:
+                self._by_class = {**self._by_class, command.obj_id: tracker.created[command.obj_id]}
         return events
 
 

@@ -221,17 +221,23 @@ class ClassTracker:
             self._removals.append((track.obj_id, Event(EventKind.OBJECT_EXPIRED, frame, None, track.obj_id, detail)))
 
     # ------------------------------------------------------------------ before each step
-    def step(self, image: ImageArray, semantic: SemanticMap | None, frame: int, room: int | None = None,
-             map_frame: int | None = None) -> ClassStep:  # fmt: skip
+    def step(self, image: ImageArray | None, semantic: SemanticMap | None, frame: int, room: int | None = None,
+             map_frame: int | None = None, proposals: Sequence[Proposal] | None = None) -> ClassStep:  # fmt: skip
         """What to do before ``frame`` is stepped. With a fresh map (``semantic``, made for
-        ``map_frame``; None: the frame itself) its regions are proposed and decided; without one
-        only the removals found since are returned. ``room``: objects the run may still add."""
+        ``map_frame``; None: the frame itself) its regions are proposed and decided; so are
+        ``proposals`` made elsewhere (a proposer in its own thread, on ``map_frame``). With
+        neither (and a proposer that needs a map, or no ``image``) only the removals found since
+        are returned. ``room``: objects the run may still add."""
         removals, self._removals = tuple(self._removals), []
         for obj_id, _ in removals:
             self._tracks.pop(obj_id, None)
         commands: list[PromptCommand] = []
-        if self.classes and (semantic is not None or self.proposer.classes is not None):
+        if proposals is None and image is not None and self.classes and (
+            semantic is not None or self.proposer.classes is not None
+        ):
             proposals = self.proposer.propose(image, semantic, self.classes)
+        if proposals is not None and self.classes:
+            proposals = [p for p in proposals if p.class_name in self.classes]
             removals += self._confirm(proposals, frame, {obj_id for obj_id, _ in removals})
             gone = {obj_id for obj_id, _ in removals}
             age = frame - map_frame if map_frame is not None else 0
