@@ -38,7 +38,7 @@ class RtspTestFeed:
         ntp_time_source: the clock of its RTCP sender reports (``"unix"``: 70 years behind this
             machine's, like an unsynchronised camera; see the script).
         pattern: what it shows: ``"ball"`` (videotestsrc's bouncing ball; any videotestsrc
-            pattern name works) or ``"discs"`` (three discs, one leaving the view for a second
+            pattern name works) or ``"discs"`` (three coloured discs, one leaving the view for a second
             each cycle and coming back; see the script).
     """
 
