@@ -50,7 +50,7 @@ def test_a_streams_file_gives_each_source_its_own_options(tmp_path):
     assert frames.source == "/data/frames" and frames.prompts is not None and frames.prompts[0].from_file
 
     base = JobConfig(source="", out=tmp_path / "out", redis=RedisConfig("redis://127.0.0.1:1/0", source_id="x"),
-                     semantic=SemanticConfig("unet_synthetic"), max_latency=2.0,
+                     semantic=SemanticConfig("vidseg_unet_synthetic"), max_latency=2.0,
                      live=LiveOptions(open_timeout=4.0, read_timeout=9.0))  # fmt: skip
     one = stream_config(base, left, several=True)
     assert one.out == tmp_path / "out" / "left" and one.redis is not None and one.redis.source_id == "left"

@@ -22,7 +22,7 @@ from vidseg.models.tracking import Sam2Model, build_model
 from vidseg.pipeline.config import LIVE_SEGMENT_SECONDS, JobConfig
 from vidseg.pipeline.progress import Progress
 from vidseg.pipeline.proposing import LatestProposals, Proposed, ProposeStage
-from vidseg.pipeline.semantic import Labelled, LatestMap, SemanticStage
+from vidseg.pipeline.semantic import Labelled, Labeller, LatestMap, SemanticStage
 from vidseg.pipeline.stages import BufferPolicy, Channel, Pipeline
 from vidseg.pipeline.status import JobReport, JobStatus
 from vidseg.pipeline.tracking import ResultStage, Tracked, TrackStage
@@ -51,6 +51,7 @@ def run_job(
     sinks: Sequence[Sink] | None = None,
     running: threading.Event | None = None,
     proposer: Proposer | None = None,
+    semantic_model: Labeller | None = None,
 ) -> JobReport:
     """Track the prompted objects of ``config.source`` and hand every frame's result to the sinks.
 
@@ -67,6 +68,9 @@ def run_job(
             by ``stop`` and ``abort`` only, and a caller's signal handler must not raise.
         proposer: where objects tracked by class come from; default: built per
             ``config.proposer``. One that needs no semantic map runs in its own thread.
+        semantic_model: the semantic model already built (e.g. shared by several sources,
+            :mod:`vidseg.pipeline.many`), used when ``config.semantic`` is set; default: built
+            from ``config.semantic``.
 
     Raises:
         VidsegError: bad source, prompts, checkpoint or outputs (before anything is written), or
@@ -88,7 +92,7 @@ def run_job(
                            config.sink_policy)
         record = _RunRecord(config, started, source, weights, router, pipeline, outputs.sinks)
         progress = Progress(_expected_frames(source.info, config)) if show_progress else None
-        labeller = _semantic_stage(config)
+        labeller = _semantic_stage(config, semantic_model)
         record.semantic = labeller.model.info.to_json() if labeller is not None else None  # class id -> name
         by_class = _class_tracker(config, labeller, router, proposer)
         # A proposer that needs no map (Mask R-CNN) runs in its own thread (see _wire).
@@ -307,11 +311,13 @@ class _SinkSet:
         return [reports[s.name] for s in opened if s.name in reports], first
 
 
-def _semantic_stage(config: JobConfig) -> SemanticStage | None:
-    """The semantic model's stage, built once, when ``--semantic`` is given."""
+def _semantic_stage(config: JobConfig, model: Labeller | None = None) -> SemanticStage | None:
+    """The semantic model's stage, when ``--semantic`` is given (on ``model``, else one built now)."""
     if config.semantic is None:
         return None
     sem = config.semantic
+    if model is not None:
+        return SemanticStage(model, sem.every)
     model = build_semantic_model(sem.model, sem.checkpoint, random_weights=sem.random_weights, input_size=sem.input_size,
                                  cache_dir=config.cache_dir, download=config.download)  # fmt: skip
     return SemanticStage(model, sem.every)

@@ -13,12 +13,29 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-from vidseg.models.semantic import SemanticModel
-from vidseg.models.semantic.hf import HfSemanticModel
+from vidseg.models.semantic.info import SemanticModelInfo
 from vidseg.pipeline.config import SemanticConfig as SemanticConfig  # its home before; still imported from here
 from vidseg.results import FrameKey, SemanticMap
-from vidseg.types import Frame
+from vidseg.types import Frame, ImageArray
+
+
+class Labeller(Protocol):
+    """What the stage runs: a semantic model (:class:`~vidseg.models.semantic.SemanticModel`, a
+    ``hf:`` one, or one whose calls an owner thread runs for several sources,
+    :class:`~vidseg.engine.owned.OwnedSemanticModel`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+    @property
+    def info(self) -> SemanticModelInfo: ...
+
+    def label(self, image: ImageArray) -> SemanticMap: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +49,7 @@ class Labelled:
 class SemanticStage:
     """Labels frames (see the module docstring); only its own thread uses the model."""
 
-    def __init__(self, model: SemanticModel | HfSemanticModel, every: int = 1) -> None:
+    def __init__(self, model: Labeller, every: int = 1) -> None:
         self.model = model
         self.every = every
         self._last: SemanticMap | None = None
