@@ -127,3 +127,10 @@ def test_sources_on_the_command_line_get_ids_from_their_names():
     assert [s.id for s in positional_streams(["a.mp4"], source_id="cam")] == ["cam"]
     with pytest.raises(ConfigError, match="--source-id names one source"):
         positional_streams(["a.mp4", "b.mp4"], source_id="cam")
+
+
+def test_the_example_streams_file_loads():
+    example = Path(__file__).resolve().parents[2] / "configs" / "streams-example.yaml"
+    left, right, cam = load_streams(example)
+    assert [s.id for s in (left, right, cam)] == ["left", "right", "cam"] and cam.semantic is False
+    assert cam.live.max_latency == 0.5 and left.prompts is not None
