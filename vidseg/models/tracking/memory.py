@@ -15,6 +15,7 @@ corrected. Frame images are never kept. So memory stays flat on an endless strea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,6 +80,15 @@ class MemoryEntry:
         return [
             x for x in (self.maskmem_features, self.obj_ptr, self.object_score_logits, self.pred_masks) if x is not None
         ]
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> MemoryEntry:
+        """The entry with ``fn`` applied to each of its tensors (copies to a device, roundings)."""
+        return MemoryEntry(
+            maskmem_features=None if self.maskmem_features is None else fn(self.maskmem_features),
+            obj_ptr=fn(self.obj_ptr),
+            object_score_logits=fn(self.object_score_logits),
+            pred_masks=None if self.pred_masks is None else fn(self.pred_masks),
+        )
 
 
 class ObjectMemory:

@@ -14,7 +14,7 @@ from the prompt alone, and that frame becomes a permanent memory of the object.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,6 +27,7 @@ from vidseg.models.device import autocast_for
 from vidseg.models.tracking.memory import MemoryEntry, MemoryWindow, ObjectMemory, sam2_output_dict
 from vidseg.models.tracking.postprocess import fill_holes, support_boxes, to_frame_size
 from vidseg.models.tracking.preprocess import image_to_tensor, mask_inputs, point_inputs
+from vidseg.models.tracking.snapshot import SessionSnapshot, capture
 from vidseg.types import BoolArray, Frame, ImageArray, ModelInfo, Prompt, TrackingResult, check_image
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,18 @@ class Sam2Model:
     def session(self) -> Sam2Tracker:
         """A new tracking session (empty memory, frame counter at 0) on these weights."""
         return Sam2Tracker(self)
+
+    def restore(self, snapshot: SessionSnapshot) -> Sam2Tracker:
+        """A new session that continues from ``snapshot`` (:meth:`Sam2Tracker.snapshot`) exactly:
+        on the same device and threads, its next frames give the logits the snapshotted session
+        would have given, bit for bit (with ``dtype="float32"`` snapshots).
+
+        Raises:
+            SnapshotError: the snapshot belongs to another model (name, image size, settings or
+                weights) or another snapshot format version.
+        """
+        snapshot.check_model(self)
+        return Sam2Tracker._restored(self, snapshot)
 
 
 class Sam2Tracker:
@@ -248,6 +261,11 @@ class Sam2Tracker:
         height, width = self._last_size
         prompt.check_inside(height, width)
         t = self._next_index - 1
+        if self._last_backbone is None and self._last_image is None:
+            raise PromptError(
+                f"cannot refine frame {t}: this session was restored from a snapshot without that frame's pixels; "
+                "take the snapshot with snapshot(last_frame=frame), or prompt the next frame with add_prompt"
+            )
         with torch.inference_mode(), autocast_for(self._device):
             if self._last_backbone is None and self._last_image is not None:
                 image = image_to_tensor(self._last_image, self._image_size, self._device)
@@ -259,6 +277,80 @@ class Sam2Tracker:
             self._apply_prompts(memory, [prompt], t, height, width, feats, correction=correction, stage=True)
             self._memories.setdefault(prompt.obj_id, memory)
             return self._result(t, height, width, self._last_record)
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(
+        self,
+        dtype: str = "float32",
+        last_frame: Frame | ImageArray | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> SessionSnapshot:
+        """Everything the next :meth:`step` reads, copied to the CPU; :meth:`Sam2Model.restore`
+        continues from it, in this process or another (:meth:`SessionSnapshot.save`).
+
+        Args:
+            dtype: ``"float32"``: every tensor as the session holds it (the spatial memories are
+                bf16 already), so a restored session is exact; ``"float16"``: the memory's float32
+                tensors (object pointers, presence and mask logits) rounded to float16.
+            last_frame: the frame last passed to :meth:`step`; stored (H x W x 3 bytes) so that the
+                restored session can :meth:`refine` it. Without it, the restored session can
+                prompt the next frame but not correct the last one.
+            extra: plain JSON kept with the snapshot (e.g. each object's class or origin, which
+                the session does not know).
+
+        Raises:
+            ConfigError: unknown dtype, ``extra`` not JSON, or ``last_frame`` of another size.
+
+        Example:
+            >>> snap = tracker.snapshot()
+            >>> snap.save("stream.vsnap")
+            >>> resumed = tracker.weights.restore(SessionSnapshot.load("stream.vsnap"))
+        """
+        with torch.inference_mode():
+            return capture(
+                self._weights,
+                memories=self._memories,
+                pending=self._pending,
+                maskmem_pos_enc=self._maskmem_pos_enc,
+                frame_index=self._next_index,
+                last_size=self._last_size,
+                last_record=self._last_record,
+                last_batch_sizes=self._last_batches,
+                dtype=dtype,
+                last_frame=last_frame,
+                extra=extra,
+            )
+
+    @classmethod
+    def _restored(cls, model: Sam2Model, snapshot: SessionSnapshot) -> Sam2Tracker:
+        """A session on ``model`` holding ``snapshot``'s state (checked by the caller)."""
+        session = cls(model)
+
+        def on_device(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(model.device, copy=True)
+
+        by_id = {obj.obj_id: obj for obj in snapshot.objects}
+        for obj in snapshot.objects:
+            if not obj.tracked:
+                continue
+            memory = ObjectMemory(session._max_cond_frames)
+            memory.cond = {t: entry.map(on_device) for t, entry in obj.cond}
+            memory.non_cond = {t: entry.map(on_device) for t, entry in obj.non_cond}
+            if obj.staged is not None:
+                memory.staged = (obj.staged[0], obj.staged[1].map(on_device), obj.staged[2])
+            session._memories[obj.obj_id] = memory
+        session._pending = {obj_id: list(by_id[obj_id].pending) for obj_id in snapshot.pending_order}
+        if snapshot.maskmem_pos_enc is not None:
+            session._maskmem_pos_enc = [on_device(p) for p in snapshot.maskmem_pos_enc]
+        session._next_index = snapshot.frame_index
+        session._last_size = snapshot.last_size
+        session._last_batches = snapshot.last_batch_sizes
+        frame = snapshot.last_frame
+        if frame is not None:
+            # The backbone of that frame is recomputed from its pixels if `refine` needs it.
+            session._last_image = (frame.image if isinstance(frame, Frame) else frame).copy()
+            session._last_record = frame if isinstance(frame, Frame) else None
+        return session
 
     def reset(self) -> None:
         """Forget every object, prompt and memory; the frame counter restarts at 0."""
