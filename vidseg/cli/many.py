@@ -9,7 +9,6 @@ else 0 when every source completed, else 130/143 (stopped by a signal).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 from vidseg.errors import ConfigError
@@ -35,19 +34,21 @@ def source_configs(base: JobConfig, specs: Sequence[StreamSpec]) -> dict[str, Jo
     return configs
 
 
-def run_many(base: JobConfig, specs: Sequence[StreamSpec], stop: threading.Event, abort: threading.Event,
-             running: threading.Event, interrupted_exit: int) -> int:  # fmt: skip
-    """Run the sources; log one line per source; return the exit status (see the module docstring)."""
+def run_many(base: JobConfig, specs: Sequence[StreamSpec]) -> int:
+    """Run the sources (Ctrl-C and SIGTERM stop them all); log one line per source; return the
+    exit status (see the module docstring)."""
+    from vidseg.cli.signals import SignalBridge
     from vidseg.pipeline.many import run_sources
     from vidseg.pipeline.status import JobStatus
 
     configs = source_configs(base, specs)
     log.info("%d sources in one process: %s", len(configs), ", ".join(configs))
-    report = run_sources(configs, stop=stop, abort=abort, running=running)
+    with SignalBridge() as signals:
+        report = run_sources(configs, stop=signals.stop, abort=signals.abort, running=signals.running)
     for outcome in report.outcomes:
         (log.error if outcome.status is JobStatus.FAILED else log.info)("source %s", outcome.line())
     failed = report.failed
     if failed:
         log.error("%d of %d sources failed: %s", len(failed), len(report.outcomes), ", ".join(o.source_id for o in failed))
         return FAILED_EXIT
-    return 0 if report.completed else interrupted_exit
+    return 0 if report.completed else signals.exit_code

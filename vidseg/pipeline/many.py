@@ -127,17 +127,24 @@ def run_sources(
     configs = list(sources.values())
     shared = _build(configs)
     runs = [_SourceRun(sid, config, shared) for sid, config in sources.items()]
+    deadline = max(c.deadline for c in configs)
     try:
         for run in runs:
             run.start()
         if running is not None:
             running.set()
         _wait(runs, stop, abort, progress_every)
+    except BaseException:  # this thread interrupted: abort every source, give each its deadline
+        abort.set()
+        for run in runs:
+            run.stop.set()
+            run.abort.set()
+        until = time.monotonic() + deadline + 5.0
+        for run in runs:
+            if run.thread.is_alive():
+                run.thread.join(max(0.0, until - time.monotonic()))
+        raise
     finally:
-        if abort.is_set():  # also when this thread was interrupted: every source is told
-            for run in runs:
-                run.abort.set()
-        deadline = max(c.deadline for c in configs)
         for name, owner in shared.owners.items():
             if not owner.close(deadline):
                 log.error("the %s model's owner did not stop within %.0f s (a model step still running)", name, deadline)
@@ -222,6 +229,7 @@ class _SourceRun:
             self.report = run_job(self.config, stop=self.stop, abort=self.abort, show_progress=False, **options)
         except BaseException as exc:  # this source's failure: recorded, reported, never the others'
             self.error = exc
+            log.debug("source %s failed", self.source_id, exc_info=exc)
         finally:
             for client in clients.values():
                 client.close()
