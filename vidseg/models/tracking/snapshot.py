@@ -395,8 +395,8 @@ def _read_metadata(data: bytes) -> dict[str, str]:
         raise _damaged(f"header length {size} does not fit {len(data)} bytes (truncated, or not a snapshot)")
     try:
         header = json.loads(bytes(data[8 : 8 + size]))
-        metadata = header["__metadata__"]
-    except (ValueError, KeyError, TypeError) as exc:
+        metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    except ValueError as exc:
         raise _damaged(f"header does not parse ({type(exc).__name__})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != _FORMAT:
         found = metadata.get("format") if isinstance(metadata, dict) else None
