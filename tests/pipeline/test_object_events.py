@@ -83,3 +83,13 @@ def test_event_fields_round_trip() -> None:
     fields = {k.encode(): v.encode() for k, v in event.to_fields().items()}
     assert Event.from_fields(fields) == event
     assert event.to_fields()["kind"] == "prompt_rejected"
+
+
+def test_an_id_tracking_by_class_gives_back_reappears_and_is_not_added_again() -> None:
+    events = ObjectEvents(min_run=2)
+    timeline = [_frame(0, o1=True), _frame(1, o1=True), _frame(2), _frame(3)]
+    got = [(e.frame_index, e.kind) for record in timeline for e in events.update(record)]
+    got += [(e.frame_index, e.kind) for e in events.update(_frame(4, o1=True), returning=[1])]
+    assert got == [(0, EventKind.OBJECT_ADDED), (2, EventKind.OBJECT_REMOVED), (4, EventKind.OBJECT_REAPPEARED)]
+    got = [(e.frame_index, e.kind) for record in [_frame(5), _frame(6, o1=True)] for e in events.update(record)]
+    assert got == [(5, EventKind.OBJECT_REMOVED), (6, EventKind.OBJECT_ADDED)]  # a prompt's re-add is an add

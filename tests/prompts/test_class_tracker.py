@@ -114,7 +114,7 @@ def test_a_prompted_object_is_never_merged_away():
 
 
 def test_confirmation_emits_at_once_and_withdraws_later_without_holding_outputs_back():
-    tracker = _tracker(confirm_maps=3)
+    tracker = _tracker(confirm_maps=3, withdraw_maps=1)
     step = tracker.step(IMAGE, _map((5, 5, 15, 15)), frame=0)
     assert _new_ids(step) == [1]  # the object is made (and output) on the first frame, with its mask
     assert np.array_equal(step.commands[0].prompt.mask, _mask(5, 5, 15, 15))  # type: ignore[union-attr]
@@ -123,6 +123,14 @@ def test_confirmation_emits_at_once_and_withdraws_later_without_holding_outputs_
     tracker.observe(1, None, {1: _mask(5, 5, 15, 15)}, {1: True})
     step = tracker.step(IMAGE, _map(), frame=2)  # the third map shows nothing: a spurious region
     assert [(obj_id, e.kind) for obj_id, e in step.removals] == [(1, EventKind.OBJECT_WITHDRAWN)]
+    # With withdraw_maps=2 one map that misses it is not enough; a second is.
+    tracker = _tracker(confirm_maps=3, withdraw_maps=2)
+    tracker.step(IMAGE, _map((5, 5, 15, 15)), frame=0)
+    removed = []
+    for t in range(3):
+        tracker.observe(t, None, {1: _mask(5, 5, 15, 15)}, {1: True})
+        removed.append([(obj_id, e.kind) for obj_id, e in tracker.step(IMAGE, _map(), frame=t + 1).removals])
+    assert removed == [[], [(1, EventKind.OBJECT_WITHDRAWN)], []]
     # A confirmed object is not withdrawn when the map misses it once.
     tracker = _tracker(confirm_maps=2)
     tracker.step(IMAGE, _map((5, 5, 15, 15)), frame=0)
@@ -157,3 +165,39 @@ def test_an_object_the_tracker_is_losing_gets_its_region_back_instead_of_a_new_i
     step = tracker.step(IMAGE, _map((12, 10, 32, 30)), frame=2)
     assert [(c.obj_id, c.request_id) for c in step.commands] == [(1, "class:car:returned")]
     assert tracker.created == {1: "car"}
+
+
+def test_a_fragment_inside_an_object_of_another_class_makes_no_object():
+    labels = np.zeros((H, W), np.uint8)
+    labels[5:25, 5:35] = 2  # a truck ...
+    labels[10:20, 15:25] = 1  # ... with a patch inside it the model calls car
+    labels[28:38, 45:58] = 1  # a car on its own
+    labels[20:27, 36:44] = 1  # and a car beside the truck, touching it
+    semantic = SemanticMap(labels, ("background", "car", "truck"))
+    tracker = ClassTracker(["car"], RegionProposer(min_area=10), known=semantic.classes)
+    step = tracker.step(IMAGE, semantic, frame=0)
+    assert sorted(int(c.prompt.mask.sum()) for c in step.commands) == [56, 130]  # type: ignore[union-attr]
+    everything = ClassTracker(["car"], RegionProposer(min_area=10), ClassTrackingOptions(max_enclosed=1.0),
+                              known=semantic.classes).step(IMAGE, semantic, frame=0)  # fmt: skip
+    assert sorted(int(c.prompt.mask.sum()) for c in everything.commands) == [56, 100, 130]  # type: ignore[union-attr]
+
+
+def test_a_lost_object_the_tracker_shows_on_another_keeps_its_id_for_when_it_returns():
+    tracker = _tracker(confirm_maps=1, merge_frames=2)
+    tracker.step(IMAGE, _map((2, 2, 12, 12), (40, 20, 50, 30)), frame=0)  # objects 1 and 2
+    tracker.observe(0, None, {1: _mask(2, 2, 12, 12), 2: _mask(40, 20, 50, 30)}, {1: True, 2: True})
+    events = []
+    for t in range(1, 4):  # 1 leaves; the tracker lost it
+        events += tracker.step(IMAGE, _map((40, 20, 50, 30)), frame=t).removals
+        tracker.observe(t, None, {1: _mask(0, 0, 1, 1), 2: _mask(40, 20, 50, 30)}, {1: False, 2: True})
+    for t in range(4, 6):  # ... then shows it on object 2: no merge of 2 into 1, and 1 is not removed for good
+        events += tracker.step(IMAGE, _map((40, 20, 50, 30)), frame=t).removals
+        tracker.observe(t, None, {1: _mask(40, 20, 50, 30), 2: _mask(40, 20, 50, 30)}, {1: True, 2: True})
+    for t in range(6, 9):  # out of the tracker from the next step on
+        step = tracker.step(IMAGE, _map((40, 20, 50, 30)), frame=t)
+        assert step.commands == ()
+        events += step.removals
+        tracker.observe(t, None, {2: _mask(40, 20, 50, 30)}, {2: True})
+    assert [(obj_id, e.kind) for obj_id, e in events] == [(1, EventKind.OBJECT_LOST)]
+    step = tracker.step(IMAGE, _map((3, 2, 13, 12), (40, 20, 50, 30)), frame=9)  # back where it was
+    assert [(c.obj_id, c.request_id) for c in step.commands] == [(1, "class:car:returned")]

@@ -3,13 +3,15 @@
 An id seen for the first time is *added*; a visible object that stops being visible (its
 presence score fell below the threshold, or its mask shrank below the smallest visible area) is
 *lost*; a lost object that is visible again has *reappeared*; an id no longer tracked is
-*removed*. A change of visibility becomes an event only once it has held for ``min_run``
-frames in a row, so an object whose presence hovers near the threshold does not flap between
-lost and reappeared; each frame's record still says what that frame saw.
+*removed*; a removed id that tracking by class gives back to the lost object it was has
+*reappeared*, not been added again. A change of visibility becomes an event only once it has
+held for ``min_run`` frames in a row, so an object whose presence hovers near the threshold does
+not flap between lost and reappeared; each frame's record still says what that frame saw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vidseg.errors import ConfigError
@@ -38,14 +40,22 @@ class ObjectEvents:
         self._visible: dict[int, bool] = {}  # the state last reported
         self._ever_visible: set[int] = set()
         self._change: dict[int, _Change] = {}
+        self._returning: set[int] = set()  # ids given back (not added) on the frame being updated
 
-    def update(self, record: FrameRecord) -> list[Event]:
-        """The events of ``record``, given the records seen before it."""
+    def update(self, record: FrameRecord, returning: Iterable[int] = ()) -> list[Event]:
+        """The events of ``record``, given the records seen before it; ``returning``: ids that
+        tracking by class gave back to a lost object on this frame (not new objects)."""
+        self._returning = set(returning)
         events = []
         current = {obj.obj_id: obj for obj in record.objects}
         for obj_id, obj in current.items():
             before = self._visible.get(obj_id)
-            if before is None:
+            if before is None and obj_id in self._returning:  # tracking by class gave a lost object its id back
+                if obj.visible:
+                    events.append(Event(EventKind.OBJECT_REAPPEARED, record.index, record.time, obj_id,
+                                        "tracked again under its own id"))  # fmt: skip
+                self._visible[obj_id] = obj.visible
+            elif before is None:
                 events.append(Event(EventKind.OBJECT_ADDED, record.index, record.time, obj_id))
                 self._visible[obj_id] = obj.visible
             elif obj.visible == before:

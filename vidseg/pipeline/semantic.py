@@ -40,10 +40,17 @@ class Labeller(Protocol):
 
 @dataclass(frozen=True)
 class Labelled:
-    """What crosses semantic -> results: the frame's key and its map."""
+    """What crosses semantic -> results: the frame's key and its map (``made_on``: the frame the
+    map was computed on, when it is another's: a reused map)."""
 
     key: FrameKey
     semantic: SemanticMap = field(repr=False)
+    made_on: FrameKey | None = None
+
+    @property
+    def origin(self) -> FrameKey:
+        """The frame the map was computed on."""
+        return self.made_on if self.made_on is not None else self.key
 
 
 class SemanticStage:
@@ -53,6 +60,7 @@ class SemanticStage:
         self.model = model
         self.every = every
         self._last: SemanticMap | None = None
+        self._last_key: FrameKey | None = None
         self._seen = 0
         self.computed = 0
 
@@ -61,10 +69,11 @@ class SemanticStage:
         self._seen += 1
         if fresh:
             self._last = self.model.label(frame.image)
+            self._last_key = FrameKey.of(frame)
             self.computed += 1
-            return Labelled(FrameKey.of(frame), self._last)
+            return Labelled(self._last_key, self._last)
         assert self._last is not None
-        return Labelled(FrameKey.of(frame), replace(self._last, reused=True))
+        return Labelled(FrameKey.of(frame), replace(self._last, reused=True), self._last_key)
 
 
 class LatestMap:
@@ -91,4 +100,4 @@ class LatestMap:
             return current
         if current.semantic.labels.shape != frame.image.shape[:2]:  # the feed changed size: wait for a new map
             return None
-        return Labelled(key, replace(current.semantic, reused=True))
+        return Labelled(key, replace(current.semantic, reused=True), current.origin)

@@ -138,9 +138,11 @@ class TrackStage:
             fresh = semantic is None or semantic.labels is not self._proposed_on
             if fresh:
                 self._proposed_on = semantic.labels if semantic is not None else None
-            same_epoch = labelled is not None and labelled.key.epoch == frame.epoch
-            map_frame = labelled.key.index if same_epoch and labelled is not None else None
+            # The frame the map was made on: a live feed's newest map may be some frames old.
+            same_epoch = labelled is not None and labelled.origin.epoch == frame.epoch
+            map_frame = labelled.origin.index if same_epoch and labelled is not None else None
             wanted = fresh and (semantic is not None or tracker.proposer.classes is not None)
+            wanted = wanted and (labelled is None or same_epoch)  # never a map from before a reconnect
             step = tracker.step(frame.image, semantic if wanted else None, frame.index, room, map_frame) if wanted \
                 else tracker.step(None, None, frame.index)  # fmt: skip
         events: list[Event] = []
@@ -197,7 +199,9 @@ class ResultStage:
         result = FrameResult.build(item.frame, tracking, masks, item.events, dropped - self._dropped_before,
                                    self._threshold, semantic, item.by_class, self._min_area)  # fmt: skip
         self._dropped_before = dropped
-        object_events = self._objects.update(result.record)
+        returning = [e.obj_id for e in item.events if e.kind is EventKind.PROMPT_APPLIED and e.obj_id is not None
+                     and (e.request_id or "").endswith(":returned")]  # fmt: skip
+        object_events = self._objects.update(result.record, returning)
         if self._epoch is not None and item.frame.epoch != self._epoch:
             object_events.insert(0, Event(EventKind.SOURCE_RECONNECTED, item.frame.index, item.frame.time, None,
                                           f"the source reconnected: epoch {item.frame.epoch}"))  # fmt: skip

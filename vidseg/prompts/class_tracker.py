@@ -17,8 +17,12 @@ which candidate regions of the wanted classes are new objects, and watches the o
   by class made it, is removed with an ``object_merged`` event naming both ids.
 - **Confirmation without latency:** an object made by class is output from its first frame, with
   that frame's mask. It is confirmed once ``confirm_maps`` fresh maps (its first included) label
-  at least half of its mask with its class; a map that does not, within that time, withdraws it
-  (``object_withdrawn``).
+  at least half of its mask with its class; ``withdraw_maps`` maps that do not, before then,
+  withdraw it (``object_withdrawn``). A region whose rim the map labels mostly (over
+  ``max_enclosed``) as another class makes no new object: a fragment of another object, mislabelled.
+- **Jumps are not merges:** a lost object that the tracker shows again on another object, away
+  from where it was, is taken out of the tracker after ``merge_frames`` frames but kept as lost
+  (``object_lost``), so it gets its id back when it returns where it was.
 - **Stale maps:** a live feed's map may be some frames older than the frame being tracked. Its
   regions are checked against the tracked objects now and where they were on the map's frame,
   and new objects are made only from maps at most ``max_map_age`` frames old.
@@ -50,14 +54,16 @@ class ClassTrackingOptions:
     keep_seconds: float = 2.0  # ... or this many seconds, whichever is longer
     merge_iou: float = 0.5  # two objects overlapping this much ...
     merge_frames: int = 3  # ... for this many frames in a row are one
-    confirm_maps: int = 3  # fresh maps that must agree with a new object (its first included)
+    confirm_maps: int = 2  # fresh maps that must agree with a new object (its first included) ...
+    withdraw_maps: int = 2  # ... before this many disagree (then it is withdrawn)
+    max_enclosed: float = 0.5  # a region whose rim is more than this much another class makes no new object
     max_map_age: int = 5  # frames: older maps make no new objects
 
     def __post_init__(self) -> None:
-        for name in ("cover", "merge_iou"):
+        for name in ("cover", "merge_iou", "max_enclosed"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1]; found {getattr(self, name)!r}")
-        for name in ("keep_frames", "merge_frames", "confirm_maps", "max_map_age"):
+        for name in ("keep_frames", "merge_frames", "confirm_maps", "withdraw_maps", "max_map_age"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "keep_frames" else 0):
                 raise ConfigError(f"{name} must be a whole number >= 1; found {value!r}")
@@ -79,7 +85,11 @@ class _Track:
     peak: float = 0.0  # its largest recent area (decays slowly)
     confirmed: bool = True
     agreeing: int = 0  # fresh maps that agreed with it while unconfirmed
+    disagreeing: int = 0  # ... and that did not
     overlap: dict[int, int] = field(default_factory=dict)  # other id -> frames in a row overlapping
+    jumped: bool = False  # visible again after being lost, but far from where it was: on another thing
+    jump_overlap: int = 0  # frames in a row a jumped mask has lain on another object
+    out: bool = False  # taken out of the tracker after a jump: lost, looked for where it was
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,7 @@ class ClassTracker:
         self._removals: list[tuple[int, Event]] = []
         self._seen: collections.deque[tuple[int, BoolArray]] = collections.deque(maxlen=self.options.max_map_age + 1)
         self._frame: int | None = None  # last frame observed
+        self._suspended: set[int] = set()  # removals that keep the object as a lost candidate
 
     def _misfit(self, name: str) -> str | None:
         if self.known is not None and (name not in self.known or name == "background"):
@@ -165,10 +176,17 @@ class ClassTracker:
         union = np.zeros(next(iter(masks.values())).shape, bool) if masks else None
         for obj_id, mask in masks.items():
             track = self._tracks.get(obj_id)
+            if track is not None:
+                track.out = False  # (back) in the tracker
             if track is None:
                 track = self._tracks[obj_id] = _Track(obj_id, self.created.get(obj_id), frame)
+            was_good = track.visible and not track.jumped and track.area >= FADED * track.peak
             track.visible = bool(visible.get(obj_id, False))
             track.area = int(np.count_nonzero(mask)) if track.visible else 0
+            if track.visible and (track.jumped or not was_good) and self._far(track, mask):
+                track.jumped = True  # where it was is still where to look for it
+                continue
+            track.jumped, track.jump_overlap = False, 0
             track.peak = max(float(track.area), 0.95 * track.peak)
             if track.visible and track.area >= FADED * track.peak:  # its last good mask: where to look for it
                 track.mask, track.box, track.last_seen, track.last_time = mask, _box(mask), frame, time
@@ -177,14 +195,51 @@ class ClassTracker:
             if track.visible and union is not None:
                 union |= mask
         for gone in set(self._tracks) - set(masks):
-            del self._tracks[gone]
+            if not self._tracks[gone].out:
+                del self._tracks[gone]
         if union is not None:
             self._seen.append((frame, union))
+        self._find_jumps(frame, masks)
         self._find_duplicates(frame, visible)
         self._find_expired(frame, time)
 
+    @staticmethod
+    def _far(track: _Track, mask: BoolArray) -> bool:
+        """``mask`` lies away from the track's last good mask: no overlap, its centre outside
+        that mask's box widened by half its size each way."""
+        if track.mask is None or track.box is None:
+            return False
+        if _overlap(mask, track.mask):
+            return False
+        ys, xs = np.nonzero(mask)
+        if not len(xs):
+            return False
+        x1, y1, x2, y2 = track.box
+        mx, my = (x2 - x1) / 2, (y2 - y1) / 2
+        return not (x1 - mx <= xs.mean() <= x2 + mx and y1 - my <= ys.mean() <= y2 + my)
+
+    def _find_jumps(self, frame: int, masks: Mapping[int, BoolArray]) -> None:
+        """A lost object the tracker shows again on another object (its memory matched that one):
+        after ``merge_frames`` frames it is taken out of the tracker but kept as lost, so the
+        thing itself, when it comes back where it was, gets its id back (no merge, no new id)."""
+        removing = {obj_id for obj_id, _ in self._removals}
+        for track in self._tracks.values():
+            if not track.jumped or track.class_name is None or track.obj_id in removing:
+                continue
+            mine = masks[track.obj_id]
+            on = [t.obj_id for t in self._tracks.values() if t is not track and t.visible and not t.jumped
+                  and mask_iou(mine, masks[t.obj_id]) >= self.options.merge_iou]  # fmt: skip
+            track.jump_overlap = track.jump_overlap + 1 if on else 0
+            if track.jump_overlap < self.options.merge_frames:
+                continue
+            self._suspended.add(track.obj_id)
+            detail = (f"lost: the tracker showed it on object {on[0]}, away from where it was; it is looked for "
+                      f"where it was last seen")  # fmt: skip
+            self._removals.append((track.obj_id, Event(EventKind.OBJECT_LOST, frame, None, track.obj_id, detail)))
+
     def _find_duplicates(self, frame: int, visible: Mapping[int, bool]) -> None:
-        shown = [t for t in self._tracks.values() if visible.get(t.obj_id) and t.mask is not None and t.box]
+        shown = [t for t in self._tracks.values()
+                 if visible.get(t.obj_id) and not t.jumped and t.mask is not None and t.box]  # fmt: skip
         for track in self._tracks.values():  # a pair counts frames in a row: one not shown breaks it
             track.overlap = {k: n for k, n in track.overlap.items() if visible.get(k) and visible.get(track.obj_id)}
         removing = {obj_id for obj_id, _ in self._removals}
@@ -230,7 +285,13 @@ class ClassTracker:
         are returned. ``room``: objects the run may still add."""
         removals, self._removals = tuple(self._removals), []
         for obj_id, _ in removals:
-            self._tracks.pop(obj_id, None)
+            if obj_id in self._suspended and obj_id in self._tracks:  # out of the tracker, still a lost candidate
+                track = self._tracks[obj_id]
+                track.visible, track.jumped, track.jump_overlap, track.area = False, False, 0, 0
+                track.out = True
+            else:
+                self._tracks.pop(obj_id, None)
+        self._suspended.clear()
         commands: list[PromptCommand] = []
         if proposals is None and image is not None and self.classes and (
             semantic is not None or self.proposer.classes is not None
@@ -259,8 +320,12 @@ class ClassTracker:
                 track.agreeing += 1
                 track.confirmed = track.agreeing >= self.options.confirm_maps
                 continue
+            track.disagreeing += 1
+            if track.disagreeing < self.options.withdraw_maps:
+                continue
             detail = (f"withdrawn: the {track.class_name} region it was made from did not persist or it was lost "
-                      f"({track.agreeing} of {self.options.confirm_maps} maps)")  # fmt: skip
+                      f"({track.agreeing} of {self.options.confirm_maps} maps agreed, "
+                      f"{track.disagreeing} did not)")  # fmt: skip
             out.append((track.obj_id, Event(EventKind.OBJECT_WITHDRAWN, frame, None, track.obj_id, detail)))
             del self._tracks[track.obj_id]
         return tuple(out)
@@ -281,7 +346,7 @@ class ClassTracker:
         for track in self._tracks.values():
             if track.obj_id in gone or track.obj_id in taken or track.mask is None or track.box is None:
                 continue
-            if track.visible and track.area >= FADED * track.peak:  # neither lost nor faded
+            if track.visible and not track.jumped and track.area >= FADED * track.peak:  # neither lost nor faded
                 continue
             if self._lost_for_long(track, frame, None):
                 continue
@@ -299,8 +364,8 @@ class ClassTracker:
 
     def _decide(self, proposals: list[Proposal], frame: int, age: int, room: int | None,
                 gone: set[int]) -> list[PromptCommand]:  # fmt: skip
-        visible_now = [t.mask for t in self._tracks.values()
-                       if t.visible and t.area >= FADED * t.peak and t.mask is not None and t.obj_id not in gone]  # fmt: skip
+        visible_now = [t.mask for t in self._tracks.values() if t.visible and not t.jumped
+                       and t.area >= FADED * t.peak and t.mask is not None and t.obj_id not in gone]  # fmt: skip
         then = [union for seen_frame, union in self._seen if seen_frame == frame - age and age > 0]
         commands: list[PromptCommand] = []
         new = 0
@@ -319,6 +384,8 @@ class ClassTracker:
                 continue
             if age > self.options.max_map_age:
                 continue  # the region may have moved since: wait for a fresher map
+            if proposal.enclosed > self.options.max_enclosed:
+                continue  # a fragment inside an object the map labels as another class: a likely mislabel
             if self.max_objects is not None and len(self.created) >= self.max_objects:
                 continue
             if room is not None and new >= room:

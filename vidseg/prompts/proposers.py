@@ -29,6 +29,7 @@ class Proposal:
     mask: BoolArray = field(repr=False)
     class_name: str
     area: int
+    enclosed: float = 0.0  # the fraction of its rim (2 px around it) the map labels as another class
 
 
 class Proposer(Protocol):
@@ -61,12 +62,34 @@ class RegionProposer:
         if unknown:
             raise ConfigError(f"class(es) {unknown} are not among the semantic model's: {list(semantic.classes)}")
         out: list[Proposal] = []
+        background = semantic.classes.index("background") if "background" in semantic.classes else -1
         for name in classes:
             class_id = semantic.classes.index(name)
             binary = (semantic.labels == class_id).astype(np.uint8)
             count, regions, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
             for k in range(1, count):
                 area = int(stats[k, cv2.CC_STAT_AREA])
-                if area >= self.min_area:
-                    out.append(Proposal(regions == k, name, area))
+                if area < self.min_area:
+                    continue
+                region = regions == k
+                x, y, w, h = (int(v) for v in stats[k, :4])
+                out.append(Proposal(region, name, area, _enclosed(semantic.labels, region, (x, y, w, h), class_id,
+                                                                  background)))  # fmt: skip
         return sorted(out, key=lambda p: -p.area)
+
+
+_RIM = np.ones((5, 5), np.uint8)  # 2 px each way
+
+
+def _enclosed(labels: np.ndarray, region: BoolArray, box: tuple[int, int, int, int], class_id: int,
+              background: int) -> float:  # fmt: skip
+    """The fraction of ``region``'s rim labelled as a class other than its own and the background:
+    near 1 for a fragment the map mislabels inside another object, low for objects side by side."""
+    x, y, w, h = box
+    y1, y2, x1, x2 = max(0, y - 2), min(labels.shape[0], y + h + 2), max(0, x - 2), min(labels.shape[1], x + w + 2)
+    inside = region[y1:y2, x1:x2]
+    rim = cv2.dilate(inside.astype(np.uint8), _RIM).astype(bool) & ~inside
+    if not rim.any():
+        return 0.0
+    around = labels[y1:y2, x1:x2][rim]
+    return float(np.count_nonzero((around != class_id) & (around != background)) / around.size)
