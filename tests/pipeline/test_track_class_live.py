@@ -108,12 +108,6 @@ def _run(feed: RtspTestFeed, out: Path, seconds: float) -> Recorder:
     return recorder
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ClassTracker (lead): measured 9 objects in 60 s (681 frames tracked): ids 1-6 made and withdrawn in the "
-    "first 35 frames ('the disc region it was made from did not persist'), id 7 then kept to the end, ids 8 "
-    "(frames 93-124) and 9 (1199-1204) made beside it and withdrawn. The U-Net labels the white ball only in "
-    "part (often less than half of its mask), and live maps reach the class tracker as if made on the tracked "
-    "frame (LatestMap.for_frame gives them that frame's key), so max_map_age and the then-union never apply"))  # fmt: skip
 def test_one_moving_ball_is_one_object_for_a_minute(tmp_path: Path) -> None:
     feed = RtspFeed(pattern="ball").start()
     try:
@@ -126,13 +120,11 @@ def test_one_moving_ball_is_one_object_for_a_minute(tmp_path: Path) -> None:
     assert len(visible) >= 0.9 * len(recorder.frames[recorder.frames.index(min(visible)) :]), recorder.summary()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ClassTracker (lead): while the leaving disc is out of view, SAM 2 shows its lost object again on another "
-    "disc; the two masks overlap for merge_frames frames and the merge rule removes the leaver's id (the "
-    "younger), so it comes back as a new object. Measured over 30 s (331 frames tracked): 12 ids; the two "
-    "bouncing discs kept ids 4 and 5 from frame 33 to the end; the leaver was 6, 7, 8, 9, 10, 11, 12 in turn, "
-    "each ended by object_merged (frames 79, 243, 344, 541, 646, 739); ids 1-3, made at frame 32 from the "
-    "first map (computed on a frame about 1 s older, treated as fresh), withdrawn at frame 36"))  # fmt: skip
+@pytest.mark.xfail(strict=False, reason=(
+    "issue 25, not met: SAM 2 shows the leaving disc's lost object again on another disc; a jump after a loss is "
+    "now taken out of the tracker and the id comes back (one 30 s run: the leaver kept id 3 from frame 72 to "
+    "442 over several returns), but a jump while the object is still tracked well merges it now and then "
+    "(4 ids in that run; 10 before the fix, 12 before the issue's changes). The outcome varies run to run"))  # fmt: skip
 def test_each_disc_keeps_one_id_and_the_one_that_leaves_gets_its_own_back(tmp_path: Path) -> None:
     feed = RtspFeed(pattern="discs").start()
     try:

@@ -130,7 +130,8 @@ class TrackStage:
                 self._proposals_taken = proposed
             usable = fresh and proposed is not None and proposed.key.epoch == frame.epoch
             step = tracker.step(None, None, frame.index, room, proposed.key.index if usable and proposed else None,
-                                proposals=proposed.proposals if usable and proposed else None)  # fmt: skip
+                                proposals=proposed.proposals if usable and proposed else None,
+                                time=frame.time)  # fmt: skip
         else:
             # Propose on each map once: a map reused for later frames (--semantic-every, or a live
             # feed's newest map) shares its labels array.
@@ -143,7 +144,8 @@ class TrackStage:
             map_frame = labelled.origin.index if same_epoch and labelled is not None else None
             wanted = fresh and (semantic is not None or tracker.proposer.classes is not None)
             wanted = wanted and (labelled is None or same_epoch)  # never a map from before a reconnect
-            step = tracker.step(frame.image, semantic if wanted else None, frame.index, room, map_frame) if wanted \
+            step = tracker.step(frame.image, semantic if wanted else None, frame.index, room, map_frame,
+                                time=frame.time) if wanted \
                 else tracker.step(None, None, frame.index)  # fmt: skip
         events: list[Event] = []
         for obj_id, event in step.removals:

@@ -277,12 +277,14 @@ class ClassTracker:
 
     # ------------------------------------------------------------------ before each step
     def step(self, image: ImageArray | None, semantic: SemanticMap | None, frame: int, room: int | None = None,
-             map_frame: int | None = None, proposals: Sequence[Proposal] | None = None) -> ClassStep:  # fmt: skip
+             map_frame: int | None = None, proposals: Sequence[Proposal] | None = None,
+             time: float | None = None) -> ClassStep:  # fmt: skip
         """What to do before ``frame`` is stepped. With a fresh map (``semantic``, made for
         ``map_frame``; None: the frame itself) its regions are proposed and decided; so are
         ``proposals`` made elsewhere (a proposer in its own thread, on ``map_frame``). With
         neither (and a proposer that needs a map, or no ``image``) only the removals found since
-        are returned. ``room``: objects the run may still add."""
+        are returned. ``room``: objects the run may still add; ``time``: the frame's time in
+        seconds (the keep window's seconds count only with it)."""
         removals, self._removals = tuple(self._removals), []
         for obj_id, _ in removals:
             if obj_id in self._suspended and obj_id in self._tracks:  # out of the tracker, still a lost candidate
@@ -302,7 +304,7 @@ class ClassTracker:
             removals += self._confirm(proposals, frame, {obj_id for obj_id, _ in removals})
             gone = {obj_id for obj_id, _ in removals}
             age = frame - map_frame if map_frame is not None else 0
-            commands = self._decide(proposals, frame, age, room, gone)
+            commands = self._decide(proposals, frame, age, room, gone, time)
         return ClassStep(removals, tuple(commands))
 
     def _confirm(self, proposals: list[Proposal], frame: int, gone: set[int]) -> tuple[tuple[int, Event], ...]:
@@ -338,7 +340,8 @@ class ClassTracker:
                 return True
         return False
 
-    def _returning(self, proposal: Proposal, frame: int, gone: set[int], taken: set[int]) -> _Track | None:
+    def _returning(self, proposal: Proposal, frame: int, gone: set[int], taken: set[int],
+                   time: float | None = None) -> _Track | None:  # fmt: skip
         """The lost object (within the keep window) the proposal is where it was last seen, if any."""
         ys, xs = np.nonzero(proposal.mask)
         cx, cy = float(xs.mean()), float(ys.mean())
@@ -348,7 +351,7 @@ class ClassTracker:
                 continue
             if track.visible and not track.jumped and track.area >= FADED * track.peak:  # neither lost nor faded
                 continue
-            if self._lost_for_long(track, frame, None):
+            if self._lost_for_long(track, frame, time):
                 continue
             if track.class_name is not None and track.class_name != proposal.class_name:
                 continue
@@ -363,7 +366,7 @@ class ClassTracker:
         return best[1] if best is not None else None
 
     def _decide(self, proposals: list[Proposal], frame: int, age: int, room: int | None,
-                gone: set[int]) -> list[PromptCommand]:  # fmt: skip
+                gone: set[int], time: float | None = None) -> list[PromptCommand]:  # fmt: skip
         visible_now = [t.mask for t in self._tracks.values() if t.visible and not t.jumped
                        and t.area >= FADED * t.peak and t.mask is not None and t.obj_id not in gone]  # fmt: skip
         then = [union for seen_frame, union in self._seen if seen_frame == frame - age and age > 0]
@@ -374,7 +377,7 @@ class ClassTracker:
         for proposal in proposals:
             if self._covering(proposal, [*visible_now, *then, *made]):
                 continue
-            back = self._returning(proposal, frame, gone, taken)
+            back = self._returning(proposal, frame, gone, taken, time)
             if back is not None:
                 taken.add(back.obj_id)
                 made.append(proposal.mask)
