@@ -18,7 +18,7 @@ model itself (``run_job(config, model=OwnedModel.of(weights, client), ...)``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,6 +29,7 @@ from vidseg.models.semantic import SemanticModel
 from vidseg.models.semantic.hf import HfSemanticModel
 from vidseg.models.semantic.info import SemanticModelInfo
 from vidseg.models.tracking import MemoryStats, Sam2Model, Sam2Tracker
+from vidseg.models.tracking.snapshot import SessionSnapshot
 from vidseg.prompts.proposers import Proposal, Proposer
 from vidseg.results import SemanticMap
 from vidseg.types import BoolArray, Frame, ImageArray, Prompt, TrackingResult
@@ -96,6 +97,11 @@ class OwnedSession(Sam2Tracker):
 
     def memory_stats(self) -> MemoryStats:
         return self._client.call("memory_stats", super().memory_stats)
+
+    def snapshot(self, dtype: str = "float32", last_frame: Frame | ImageArray | None = None,
+                 extra: Mapping[str, Any] | None = None) -> SessionSnapshot:  # fmt: skip
+        # A copy of the memory bank: taken on the owner's thread, never beside a step.
+        return self._client.call("snapshot", lambda: super(OwnedSession, self).snapshot(dtype, last_frame, extra))
 
 
 class OwnedSemanticModel:
